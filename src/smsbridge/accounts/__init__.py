@@ -1,0 +1,1 @@
+"""Accounts, their settings and their API keys."""

@@ -1,0 +1,1 @@
+"""Carriers: the port every SMS network adapter implements, and the simulated carrier."""

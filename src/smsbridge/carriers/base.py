@@ -1,0 +1,77 @@
+"""The carrier port: what the pipeline needs from any SMS network, and what it gets back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from smsbridge.messages.status import Status
+
+
+@dataclass(frozen=True)
+class Submission:
+    message_id: str
+    sender: str
+    destination: str
+    content: str
+    encoding: str
+    segments: int
+
+
+@dataclass(frozen=True)
+class SubmitError:
+    permanent: bool
+    code: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    message_id: str
+    carrier_ref: str | None = None
+    error: SubmitError | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    carrier_ref: str
+    status: Status
+    code: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    carrier_ref: str
+    sender: str
+    recipient: str
+    content: str
+    received_at: datetime
+
+
+class CarrierEvents(Protocol):
+    """What a carrier calls when the network reports something. Each call returns only once
+    the event is committed, so the carrier may then acknowledge it to the network."""
+
+    async def on_receipts(self, receipts: Sequence[Receipt]) -> None: ...
+
+    async def on_inbound(self, sms: InboundSms) -> None: ...
+
+
+class Carrier(Protocol):
+    name: str
+
+    async def start(self, events: CarrierEvents) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:
+        """Hand messages to the network; one result per submission, in any order."""
+        ...
+
+    async def lookup(self, message_ids: Sequence[str]) -> dict[str, str | None] | None:
+        """For in-doubt submits: the carrier's id for each message it holds (None if it has
+        not got it), or None as a whole when this carrier cannot tell (SMPP cannot)."""
+        ...

@@ -1,0 +1,1 @@
+"""Credits: the rate table, prices and the append-only ledger."""

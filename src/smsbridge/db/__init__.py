@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy engine, the tables and the Alembic migrations."""

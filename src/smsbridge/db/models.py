@@ -1,0 +1,231 @@
+"""The tables. Every message, receipt and credit movement is a row with an explicit state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python on every backend (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # A cache of SUM(credit_entries.amount_milli), updated in the same transaction as each
+    # entry; the conditional UPDATE on it is what stops two concurrent sends overspending.
+    balance_milli: Mapped[int] = mapped_column(BigInteger, default=0)
+    allow_domestic: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_international: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ReplyNumber(Base):
+    __tablename__ = "reply_numbers"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pool")
+    response_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    added_at: Mapped[datetime]
+    assigned_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime]
+    schedule: Mapped[datetime | None]
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class Message(Base):
+    """An outbound SMS: the system of record of the pipeline."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(20))
+    destination: Mapped[str] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2))
+    content: Mapped[str] = mapped_column(Text)
+    tag: Mapped[str | None] = mapped_column(String(50))
+    response_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deliveryreporturl: Mapped[str | None] = mapped_column(Text)
+    metadata_json: Mapped[Any] = mapped_column("metadata", JSON, nullable=True)
+    ttl: Mapped[int | None]
+    validity_minutes: Mapped[int] = mapped_column(Integer, default=2880)
+    encoding: Mapped[str] = mapped_column(String(8))
+    segments: Mapped[int] = mapped_column(Integer)
+    credits_milli: Mapped[int] = mapped_column(BigInteger)
+    # status: the SMS Works word the API shows. state: where the pipeline has the row
+    # (scheduled/queued -> submitting -> submitted -> final).
+    status: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    ready_at: Mapped[datetime]
+    schedule: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    carrier_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failure_code: Mapped[int | None]
+    failure_detail: Mapped[str | None] = mapped_column(Text)
+    failure_permanent: Mapped[bool | None]
+    created: Mapped[datetime]
+    modified: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_messages_state_ready_at", "state", "ready_at"),
+        Index("ix_messages_account_id_created", "account_id", "created"),
+        Index("ix_messages_sender_destination_created", "sender", "destination", "created"),
+    )
+
+
+class InboundMessage(Base):
+    """An SMS a handset sent to one of our numbers; stored before anything else happens."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    reply_number: Mapped[str] = mapped_column(String(20))
+    sender: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(Text)
+    keyword: Mapped[str | None] = mapped_column(String(50))
+    # The carrier's id for the SMS: a redelivered SMS is recognised and stored once.
+    carrier_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="UNREAD")
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_inbound_messages_account_id_received_at", "account_id", "received_at"),)
+
+
+class CreditEntry(Base):
+    """Append-only ledger: the balance is the sum of these rows."""
+
+    __tablename__ = "credit_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount_milli: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class OrphanReceipt(Base):
+    """A delivery receipt that arrived before we recorded the carrier's id for its message."""
+
+    __tablename__ = "orphan_receipts"
+
+    carrier_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    code: Mapped[int | None]
+    detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class SimSubmission(Base):
+    """The simulated carrier's own record of what it accepted (its 'SMSC')."""
+
+    __tablename__ = "sim_submissions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    carrier_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    message_ref: Mapped[str] = mapped_column(String(36), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    destination: Mapped[str] = mapped_column(String(20), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime]
+    receipt_due_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    receipt_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_sim_submissions_receipt_sent_due", "receipt_sent", "receipt_due_at"),)
+
+
+class SimOutcome(Base):
+    """Scripted outcome for one destination of the simulated carrier (for tests and demos)."""
+
+    __tablename__ = "sim_outcomes"
+
+    destination: Mapped[str] = mapped_column(String(20), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))

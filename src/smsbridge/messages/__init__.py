@@ -1,0 +1,1 @@
+"""Outbound and inbound messages: the send API's actions and the outbound pipeline."""

@@ -1,0 +1,57 @@
+"""Inbound SMS: store first (before anything else happens), exactly once per carrier id."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from smsbridge.carriers.base import InboundSms
+from smsbridge.clock import Clock
+from smsbridge.db.engine import Database
+from smsbridge.db.models import InboundMessage, ReplyNumber
+from smsbridge.ids import new_id
+
+
+class InboundService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def receive(self, sms: InboundSms) -> str:
+        """Commit the SMS and return its id; a redelivery of the same carrier id is a no-op."""
+        try:
+            with self._db.write() as session:
+                existing = session.scalar(
+                    select(InboundMessage.id).where(InboundMessage.carrier_ref == sms.carrier_ref)
+                )
+                if existing is not None:
+                    return existing
+                holder = session.scalar(
+                    select(ReplyNumber.account_id).where(
+                        ReplyNumber.number == sms.recipient, ReplyNumber.state == "assigned"
+                    )
+                )
+                words = sms.content.split()
+                message = InboundMessage(
+                    id=new_id(),
+                    # None: a number nobody holds. Kept (and visible to operators), never lost.
+                    account_id=holder,
+                    reply_number=sms.recipient,
+                    sender=sms.sender,
+                    content=sms.content,
+                    keyword=words[0].upper()[:50] if words else None,
+                    carrier_ref=sms.carrier_ref,
+                    status="UNREAD",
+                    received_at=sms.received_at,
+                )
+                session.add(message)
+                return message.id
+        except IntegrityError:
+            # Lost a race with the same redelivery on PostgreSQL: the other copy is stored.
+            with self._db.read() as session:
+                stored = session.scalar(
+                    select(InboundMessage.id).where(InboundMessage.carrier_ref == sms.carrier_ref)
+                )
+            if stored is None:
+                raise
+            return stored

@@ -1,0 +1,351 @@
+"""The outbound pipeline: claim queued rows, hand them to the carrier, record what came back.
+
+Crash safety, in short (docs/pipeline.md has the long form):
+- a row is `queued` until a worker claims it in a committed transaction (`submitting`);
+- after the carrier answers, one transaction records the carrier's id (`submitted`/SENT);
+- a row left `submitting` by a dead worker is never blindly resent: after
+  `in_flight_timeout_seconds` we ask the carrier whether it holds the message. If it does, we
+  record its id; if it does not, we queue it again; if the carrier cannot tell (SMPP), the row
+  becomes `in_doubt` with status UNKNOWN for an operator to resend or close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from smsbridge.carriers.base import Carrier, InboundSms, Receipt, Submission, SubmitResult
+from smsbridge.clock import Clock
+from smsbridge.credits import ledger
+from smsbridge.db.engine import Database
+from smsbridge.db.models import Message, OrphanReceipt
+from smsbridge.messages.inbound import InboundService
+from smsbridge.messages.status import FINAL_STATUSES, REFUNDED_STATUSES, State, Status
+from smsbridge.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+_messages = Message.__table__
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Pipeline:
+    """Moves outbound rows between states; also the sink for the carrier's events."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        carrier: Carrier,
+        inbound: InboundService,
+        settings: PipelineSettings,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._carrier = carrier
+        self._inbound = inbound
+        self._settings = settings
+
+    # -- carrier events ---------------------------------------------------------------------
+
+    async def on_receipts(self, receipts: Sequence[Receipt]) -> None:
+        await asyncio.to_thread(self.apply_receipts, receipts)
+
+    async def on_inbound(self, sms: InboundSms) -> None:
+        await asyncio.to_thread(self._inbound.receive, sms)
+
+    # -- the worker -------------------------------------------------------------------------
+
+    async def run_worker(self, stop: asyncio.Event, name: str | None = None) -> None:
+        """Loop until `stop`: recover stale claims now and then, claim, submit, record."""
+        me = name or worker_name()
+        next_recovery = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                if loop.time() >= next_recovery:
+                    await self.recover_in_flight()
+                    next_recovery = loop.time() + max(self._settings.in_flight_timeout_seconds / 4, 0.5)
+                handled = await self.run_once(me)
+            except Exception:  # nothing crashes a worker: log, pause, and go on from the rows
+                log.exception("pipeline worker %s: round failed; retrying", me)
+                handled = 0
+                await asyncio.sleep(1.0)
+            if handled == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._settings.poll_interval_seconds)
+
+    async def run_once(self, worker: str) -> int:
+        batch = await asyncio.to_thread(self.claim, worker, self._settings.batch_size)
+        if not batch:
+            return 0
+        results = await self._carrier.submit(batch)
+        await asyncio.to_thread(self.record, worker, results)
+        return len(batch)
+
+    def claim(self, worker: str, limit: int) -> list[Submission]:
+        now = self._clock.now()
+        with self._db.write() as session:
+            rows = session.execute(
+                select(
+                    Message.id, Message.account_id, Message.sender, Message.destination,
+                    Message.content, Message.encoding, Message.segments, Message.ready_at,
+                    Message.validity_minutes, Message.credits_milli,
+                )
+                .where(Message.state == State.QUEUED.value, Message.ready_at <= now)
+                .order_by(Message.ready_at)
+                .limit(limit)
+                # PostgreSQL: concurrent workers skip each other's rows instead of waiting or
+                # double-claiming. SQLite ignores this; its BEGIN IMMEDIATE already serialises.
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return []
+            expired = [r for r in rows if r.ready_at + timedelta(minutes=r.validity_minutes) < now]
+            live = [r for r in rows if r not in expired]
+            for row in expired:
+                self._finish(
+                    session, row.id, row.account_id, row.credits_milli, Status.EXPIRED, now,
+                    code=None, detail="Validity ran out before the message could be sent.",
+                    permanent=True,
+                )
+            if live:
+                session.execute(
+                    update(Message)
+                    .where(Message.id.in_([r.id for r in live]))
+                    .values(
+                        state=State.SUBMITTING.value, claimed_by=worker, claimed_at=now,
+                        attempts=Message.attempts + 1, modified=now,
+                    )
+                )
+        return [
+            Submission(
+                message_id=r.id, sender=r.sender, destination=r.destination, content=r.content,
+                encoding=r.encoding, segments=r.segments,
+            )
+            for r in live
+        ]
+
+    def record(self, worker: str, results: Sequence[SubmitResult]) -> None:
+        now = self._clock.now()
+        accepted = [r for r in results if r.carrier_ref is not None and r.error is None]
+        failed = [r for r in results if r.error is not None]
+        with self._db.write() as session:
+            if accepted:
+                session.execute(
+                    _messages.update()
+                    .where(
+                        _messages.c.id == bindparam("b_id"),
+                        _messages.c.state == State.SUBMITTING.value,
+                        _messages.c.claimed_by == worker,
+                    )
+                    .values(
+                        state=State.SUBMITTED.value, status=Status.SENT.value,
+                        carrier_ref=bindparam("b_ref"), modified=now,
+                    ),
+                    [{"b_id": r.message_id, "b_ref": r.carrier_ref} for r in accepted],
+                )
+                self._apply_orphans(session, [r.carrier_ref for r in accepted if r.carrier_ref])
+            for result in failed:
+                assert result.error is not None
+                self._fail_submit(session, worker, result, now)
+
+    def _fail_submit(self, session: Session, worker: str, result: SubmitResult, now: datetime) -> None:
+        error = result.error
+        assert error is not None
+        row = session.execute(
+            select(Message.account_id, Message.credits_milli, Message.attempts).where(
+                Message.id == result.message_id,
+                Message.state == State.SUBMITTING.value,
+                Message.claimed_by == worker,
+            )
+        ).first()
+        if row is None:
+            return
+        if error.permanent:
+            self._finish(
+                session, result.message_id, row.account_id, row.credits_milli, Status.REJECTED,
+                now, code=error.code, detail=error.detail, permanent=True,
+            )
+            return
+        # Transient: back off exponentially (capped); validity expiry ends the retries.
+        delay = min(2 ** min(row.attempts, 8), 300)
+        session.execute(
+            update(Message)
+            .where(Message.id == result.message_id)
+            .values(
+                state=State.QUEUED.value, claimed_by=None, claimed_at=None,
+                ready_at=now + timedelta(seconds=delay), failure_code=error.code,
+                failure_detail=error.detail, failure_permanent=False, modified=now,
+            )
+        )
+
+    # -- receipts ---------------------------------------------------------------------------
+
+    def apply_receipts(self, receipts: Sequence[Receipt]) -> None:
+        """Record receipts; idempotent, and a receipt for an unknown id waits as an orphan."""
+        if not receipts:
+            return
+        now = self._clock.now()
+        with self._db.write() as session:
+            known = self._apply(session, receipts, now)
+            orphans = [r for r in receipts if r.carrier_ref not in known]
+            if orphans:
+                existing = set(
+                    session.scalars(
+                        select(OrphanReceipt.carrier_ref).where(
+                            OrphanReceipt.carrier_ref.in_([r.carrier_ref for r in orphans])
+                        )
+                    )
+                )
+                fresh = {r.carrier_ref: r for r in orphans if r.carrier_ref not in existing}
+                if fresh:
+                    session.execute(
+                        insert(OrphanReceipt),
+                        [
+                            {"carrier_ref": r.carrier_ref, "status": r.status.value,
+                             "code": r.code, "detail": r.detail, "received_at": now}
+                            for r in fresh.values()
+                        ],
+                    )
+
+    def _apply(self, session: Session, receipts: Sequence[Receipt], now: datetime) -> set[str]:
+        refs = [r.carrier_ref for r in receipts]
+        rows = {
+            row.carrier_ref: row
+            for row in session.execute(
+                select(
+                    Message.id, Message.account_id, Message.credits_milli, Message.state,
+                    Message.carrier_ref,
+                ).where(Message.carrier_ref.in_(refs))
+            )
+        }
+        delivered: list[dict[str, Any]] = []
+        for receipt in receipts:
+            row = rows.get(receipt.carrier_ref)
+            if row is None or row.state == State.FINAL.value:
+                continue  # unknown (orphan), or a duplicate receipt for a finished message
+            if receipt.status == Status.DELIVERED:
+                delivered.append({"b_id": row.id})
+            elif receipt.status in FINAL_STATUSES:
+                self._finish(
+                    session, row.id, row.account_id, row.credits_milli, receipt.status, now,
+                    code=receipt.code, detail=receipt.detail, permanent=True,
+                )
+            else:
+                session.execute(
+                    update(Message)
+                    .where(Message.id == row.id)
+                    .values(status=receipt.status.value, modified=now)
+                )
+        if delivered:
+            # The common case, done as one executemany rather than a statement per message.
+            session.execute(
+                _messages.update()
+                .where(_messages.c.id == bindparam("b_id"))
+                .values(status=Status.DELIVERED.value, state=State.FINAL.value, modified=now),
+                delivered,
+            )
+        return set(rows)
+
+    def _apply_orphans(self, session: Session, refs: list[str]) -> None:
+        orphans = list(
+            session.scalars(select(OrphanReceipt).where(OrphanReceipt.carrier_ref.in_(refs)))
+        )
+        if not orphans:
+            return
+        receipts = [
+            Receipt(o.carrier_ref, Status(o.status), o.code, o.detail) for o in orphans
+        ]
+        self._apply(session, receipts, self._clock.now())
+        session.execute(
+            delete(OrphanReceipt).where(
+                OrphanReceipt.carrier_ref.in_([o.carrier_ref for o in orphans])
+            )
+        )
+
+    def _finish(
+        self, session: Session, message_id: str, account_id: str, credits_milli: int,
+        status: Status, now: datetime, *, code: int | None, detail: str | None, permanent: bool,
+    ) -> None:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(
+                status=status.value, state=State.FINAL.value, failure_code=code,
+                failure_detail=detail, failure_permanent=permanent, modified=now,
+            )
+        )
+        if status in REFUNDED_STATUSES and credits_milli > 0:
+            ledger.credit(
+                session, account_id, credits_milli, now, kind="refund", message_id=message_id,
+                note=f"message {status.value.lower()}",
+            )
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    async def recover_in_flight(self) -> int:
+        """Settle rows a dead worker left `submitting`; never resend without asking the carrier."""
+        cutoff = self._clock.now() - timedelta(seconds=self._settings.in_flight_timeout_seconds)
+        stale = await asyncio.to_thread(self._stale, cutoff)
+        if not stale:
+            return 0
+        held = await self._carrier.lookup(stale)
+        await asyncio.to_thread(self._settle, stale, held, cutoff)
+        return len(stale)
+
+    def _stale(self, cutoff: datetime) -> list[str]:
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(Message.id)
+                    .where(Message.state == State.SUBMITTING.value, Message.claimed_at < cutoff)
+                    .limit(1000)
+                )
+            )
+
+    def _settle(
+        self, stale: list[str], held: dict[str, str | None] | None, cutoff: datetime
+    ) -> None:
+        now = self._clock.now()
+        with self._db.write() as session:
+            for message_id in stale:
+                still_stale = (Message.id == message_id) & (
+                    Message.state == State.SUBMITTING.value
+                ) & (Message.claimed_at < cutoff)
+                if held is None:
+                    values: dict[str, Any] = {
+                        "state": State.IN_DOUBT.value, "status": Status.UNKNOWN.value,
+                        "failure_detail": "The submit was in flight when its worker stopped and "
+                        "the carrier cannot say whether it arrived.",
+                    }
+                elif held.get(message_id):
+                    values = {
+                        "state": State.SUBMITTED.value, "status": Status.SENT.value,
+                        "carrier_ref": held[message_id],
+                    }
+                else:
+                    values = {"state": State.QUEUED.value, "ready_at": now}
+                session.execute(
+                    update(Message)
+                    .where(still_stale)
+                    .values(claimed_by=None, claimed_at=None, modified=now, **values)
+                )
+                ref = values.get("carrier_ref")
+                if ref:
+                    self._apply_orphans(session, [ref])
+        log.warning("recovered %d in-flight messages (carrier %s)", len(stale),
+                    "answered" if held is not None else "cannot tell")

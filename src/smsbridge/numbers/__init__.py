@@ -1,0 +1,1 @@
+"""Phone numbers, sender IDs and the pool of Reply Numbers."""
