@@ -72,7 +72,9 @@ def test_balance_falls_by_the_price(client: TestClient, funded_account):
     assert before - after == 2.0
 
 
-def test_another_accounts_message_is_not_found(client: TestClient, gateway: Gateway, funded_account):
+def test_another_accounts_message_is_not_found(
+    client: TestClient, gateway: Gateway, funded_account
+):
     message_id = send(client, funded_account).json()["messageid"]
     other = gateway.accounts.create_account("Other")
     other_key = gateway.accounts.create_key(other.id).key
@@ -97,6 +99,8 @@ BAD_INPUTS = [
     ({"responseemail": ["not-an-email"]}, 400, "INVALID_EMAIL"),
     ({"colour": "blue"}, 400, "UNKNOWN_FIELD"),
     ({"validity": 0}, 400, "INVALID_VALIDITY"),
+    ({"content": "\ud83d alone"}, 400, "INVALID_CONTENT"),
+    ({"content": "\u200b", "ai": True}, 400, "EMPTY_CONTENT"),
 ]
 
 
@@ -123,7 +127,9 @@ def test_malformed_json_and_missing_fields(client: TestClient, funded_account):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "MALFORMED_JSON"
-    response = client.post("/v1/message/send", json={"sender": "Acme"}, headers=auth(funded_account))
+    response = client.post(
+        "/v1/message/send", json={"sender": "Acme"}, headers=auth(funded_account)
+    )
     assert response.json()["code"] == "MISSING_FIELD"
 
 
@@ -178,8 +184,12 @@ def test_schedule_and_cancel_refunds(client: TestClient, gateway: Gateway, funde
     future = when.replace("2026-11-25", "2026-11-26")
     response = client.post(
         "/v1/message/schedule",
-        json={"sender": "Acme", "destination": "447700900123", "content": "Later",
-              "schedule": future},
+        json={
+            "sender": "Acme",
+            "destination": "447700900123",
+            "content": "Later",
+            "schedule": future,
+        },
         headers=auth(funded_account),
     )
     assert response.status_code == 200, response.text
@@ -220,9 +230,9 @@ def test_batch_with_one_bad_destination_sends_nothing(client: TestClient, funded
     )
     assert response.status_code == 400
     assert response.json()["details"][0]["index"] == 1
-    assert client.post("/v1/messages", json={}, headers=auth(funded_account)).json()[
-        "messages"
-    ] == []
+    assert (
+        client.post("/v1/messages", json={}, headers=auth(funded_account)).json()["messages"] == []
+    )
 
 
 def test_batch_any_accepts_an_array(client: TestClient, funded_account):
@@ -241,8 +251,12 @@ def test_batch_any_accepts_an_array(client: TestClient, funded_account):
 def test_batch_schedule_and_cancel(client: TestClient, funded_account):
     response = client.post(
         "/v1/batch/schedule",
-        json={"sender": "Acme", "destinations": ["447700900123", "447700900124"],
-              "content": "later", "schedule": "2026-11-26T09:00:00Z"},
+        json={
+            "sender": "Acme",
+            "destinations": ["447700900123", "447700900124"],
+            "content": "later",
+            "schedule": "2026-11-26T09:00:00Z",
+        },
         headers=auth(funded_account),
     )
     assert response.json()["status"] == "SCHEDULED"
@@ -293,8 +307,9 @@ def test_search_filters(client: TestClient, funded_account):
 def test_inbox_lists_inbound_sms(client: TestClient, gateway: Gateway, funded_account):
     from smsbridge.carriers.base import InboundSms
 
-    sms = InboundSms("sim-in-1", "+447700900123", funded_account["number"], "STOP please",
-                     gateway.clock.now())
+    sms = InboundSms(
+        "sim-in-1", "+447700900123", funded_account["number"], "STOP please", gateway.clock.now()
+    )
     gateway.inbound.receive(sms)
     gateway.inbound.receive(sms)  # a redelivery is stored once
     inbox = client.post("/v1/messages/inbox", json={}, headers=auth(funded_account)).json()

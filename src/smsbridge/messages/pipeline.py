@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from smsbridge.carriers.base import Carrier, InboundSms, Receipt, Submission, SubmitResult
@@ -35,7 +35,7 @@ from smsbridge.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 
-_messages = Message.__table__
+_messages: Table = Message.__table__  # type: ignore[assignment]
 
 
 def worker_name() -> str:
@@ -78,7 +78,9 @@ class Pipeline:
             try:
                 if loop.time() >= next_recovery:
                     await self.recover_in_flight()
-                    next_recovery = loop.time() + max(self._settings.in_flight_timeout_seconds / 4, 0.5)
+                    next_recovery = loop.time() + max(
+                        self._settings.in_flight_timeout_seconds / 4, 0.5
+                    )
                 handled = await self.run_once(me)
             except Exception:  # nothing crashes a worker: log, pause, and go on from the rows
                 log.exception("pipeline worker %s: round failed; retrying", me)
@@ -101,9 +103,16 @@ class Pipeline:
         with self._db.write() as session:
             rows = session.execute(
                 select(
-                    Message.id, Message.account_id, Message.sender, Message.destination,
-                    Message.content, Message.encoding, Message.segments, Message.ready_at,
-                    Message.validity_minutes, Message.credits_milli,
+                    Message.id,
+                    Message.account_id,
+                    Message.sender,
+                    Message.destination,
+                    Message.content,
+                    Message.encoding,
+                    Message.segments,
+                    Message.ready_at,
+                    Message.validity_minutes,
+                    Message.credits_milli,
                 )
                 .where(Message.state == State.QUEUED.value, Message.ready_at <= now)
                 .order_by(Message.ready_at)
@@ -118,8 +127,14 @@ class Pipeline:
             live = [r for r in rows if r not in expired]
             for row in expired:
                 self._finish(
-                    session, row.id, row.account_id, row.credits_milli, Status.EXPIRED, now,
-                    code=None, detail="Validity ran out before the message could be sent.",
+                    session,
+                    row.id,
+                    row.account_id,
+                    row.credits_milli,
+                    Status.EXPIRED,
+                    now,
+                    code=None,
+                    detail="Validity ran out before the message could be sent.",
                     permanent=True,
                 )
             if live:
@@ -127,14 +142,21 @@ class Pipeline:
                     update(Message)
                     .where(Message.id.in_([r.id for r in live]))
                     .values(
-                        state=State.SUBMITTING.value, claimed_by=worker, claimed_at=now,
-                        attempts=Message.attempts + 1, modified=now,
+                        state=State.SUBMITTING.value,
+                        claimed_by=worker,
+                        claimed_at=now,
+                        attempts=Message.attempts + 1,
+                        modified=now,
                     )
                 )
         return [
             Submission(
-                message_id=r.id, sender=r.sender, destination=r.destination, content=r.content,
-                encoding=r.encoding, segments=r.segments,
+                message_id=r.id,
+                sender=r.sender,
+                destination=r.destination,
+                content=r.content,
+                encoding=r.encoding,
+                segments=r.segments,
             )
             for r in live
         ]
@@ -153,8 +175,10 @@ class Pipeline:
                         _messages.c.claimed_by == worker,
                     )
                     .values(
-                        state=State.SUBMITTED.value, status=Status.SENT.value,
-                        carrier_ref=bindparam("b_ref"), modified=now,
+                        state=State.SUBMITTED.value,
+                        status=Status.SENT.value,
+                        carrier_ref=bindparam("b_ref"),
+                        modified=now,
                     ),
                     [{"b_id": r.message_id, "b_ref": r.carrier_ref} for r in accepted],
                 )
@@ -163,7 +187,9 @@ class Pipeline:
                 assert result.error is not None
                 self._fail_submit(session, worker, result, now)
 
-    def _fail_submit(self, session: Session, worker: str, result: SubmitResult, now: datetime) -> None:
+    def _fail_submit(
+        self, session: Session, worker: str, result: SubmitResult, now: datetime
+    ) -> None:
         error = result.error
         assert error is not None
         row = session.execute(
@@ -177,8 +203,15 @@ class Pipeline:
             return
         if error.permanent:
             self._finish(
-                session, result.message_id, row.account_id, row.credits_milli, Status.REJECTED,
-                now, code=error.code, detail=error.detail, permanent=True,
+                session,
+                result.message_id,
+                row.account_id,
+                row.credits_milli,
+                Status.REJECTED,
+                now,
+                code=error.code,
+                detail=error.detail,
+                permanent=True,
             )
             return
         # Transient: back off exponentially (capped); validity expiry ends the retries.
@@ -187,9 +220,14 @@ class Pipeline:
             update(Message)
             .where(Message.id == result.message_id)
             .values(
-                state=State.QUEUED.value, claimed_by=None, claimed_at=None,
-                ready_at=now + timedelta(seconds=delay), failure_code=error.code,
-                failure_detail=error.detail, failure_permanent=False, modified=now,
+                state=State.QUEUED.value,
+                claimed_by=None,
+                claimed_at=None,
+                ready_at=now + timedelta(seconds=delay),
+                failure_code=error.code,
+                failure_detail=error.detail,
+                failure_permanent=False,
+                modified=now,
             )
         )
 
@@ -216,8 +254,13 @@ class Pipeline:
                     session.execute(
                         insert(OrphanReceipt),
                         [
-                            {"carrier_ref": r.carrier_ref, "status": r.status.value,
-                             "code": r.code, "detail": r.detail, "received_at": now}
+                            {
+                                "carrier_ref": r.carrier_ref,
+                                "status": r.status.value,
+                                "code": r.code,
+                                "detail": r.detail,
+                                "received_at": now,
+                            }
                             for r in fresh.values()
                         ],
                     )
@@ -228,7 +271,10 @@ class Pipeline:
             row.carrier_ref: row
             for row in session.execute(
                 select(
-                    Message.id, Message.account_id, Message.credits_milli, Message.state,
+                    Message.id,
+                    Message.account_id,
+                    Message.credits_milli,
+                    Message.state,
                     Message.carrier_ref,
                 ).where(Message.carrier_ref.in_(refs))
             )
@@ -242,8 +288,15 @@ class Pipeline:
                 delivered.append({"b_id": row.id})
             elif receipt.status in FINAL_STATUSES:
                 self._finish(
-                    session, row.id, row.account_id, row.credits_milli, receipt.status, now,
-                    code=receipt.code, detail=receipt.detail, permanent=True,
+                    session,
+                    row.id,
+                    row.account_id,
+                    row.credits_milli,
+                    receipt.status,
+                    now,
+                    code=receipt.code,
+                    detail=receipt.detail,
+                    permanent=True,
                 )
             else:
                 session.execute(
@@ -267,9 +320,7 @@ class Pipeline:
         )
         if not orphans:
             return
-        receipts = [
-            Receipt(o.carrier_ref, Status(o.status), o.code, o.detail) for o in orphans
-        ]
+        receipts = [Receipt(o.carrier_ref, Status(o.status), o.code, o.detail) for o in orphans]
         self._apply(session, receipts, self._clock.now())
         session.execute(
             delete(OrphanReceipt).where(
@@ -278,20 +329,38 @@ class Pipeline:
         )
 
     def _finish(
-        self, session: Session, message_id: str, account_id: str, credits_milli: int,
-        status: Status, now: datetime, *, code: int | None, detail: str | None, permanent: bool,
+        self,
+        session: Session,
+        message_id: str,
+        account_id: str,
+        credits_milli: int,
+        status: Status,
+        now: datetime,
+        *,
+        code: int | None,
+        detail: str | None,
+        permanent: bool,
     ) -> None:
         session.execute(
             update(Message)
             .where(Message.id == message_id)
             .values(
-                status=status.value, state=State.FINAL.value, failure_code=code,
-                failure_detail=detail, failure_permanent=permanent, modified=now,
+                status=status.value,
+                state=State.FINAL.value,
+                failure_code=code,
+                failure_detail=detail,
+                failure_permanent=permanent,
+                modified=now,
             )
         )
         if status in REFUNDED_STATUSES and credits_milli > 0:
             ledger.credit(
-                session, account_id, credits_milli, now, kind="refund", message_id=message_id,
+                session,
+                account_id,
+                credits_milli,
+                now,
+                kind="refund",
+                message_id=message_id,
                 note=f"message {status.value.lower()}",
             )
 
@@ -323,18 +392,22 @@ class Pipeline:
         now = self._clock.now()
         with self._db.write() as session:
             for message_id in stale:
-                still_stale = (Message.id == message_id) & (
-                    Message.state == State.SUBMITTING.value
-                ) & (Message.claimed_at < cutoff)
+                still_stale = (
+                    (Message.id == message_id)
+                    & (Message.state == State.SUBMITTING.value)
+                    & (Message.claimed_at < cutoff)
+                )
                 if held is None:
                     values: dict[str, Any] = {
-                        "state": State.IN_DOUBT.value, "status": Status.UNKNOWN.value,
+                        "state": State.IN_DOUBT.value,
+                        "status": Status.UNKNOWN.value,
                         "failure_detail": "The submit was in flight when its worker stopped and "
                         "the carrier cannot say whether it arrived.",
                     }
                 elif held.get(message_id):
                     values = {
-                        "state": State.SUBMITTED.value, "status": Status.SENT.value,
+                        "state": State.SUBMITTED.value,
+                        "status": Status.SENT.value,
                         "carrier_ref": held[message_id],
                     }
                 else:
@@ -347,5 +420,8 @@ class Pipeline:
                 ref = values.get("carrier_ref")
                 if ref:
                     self._apply_orphans(session, [ref])
-        log.warning("recovered %d in-flight messages (carrier %s)", len(stale),
-                    "answered" if held is not None else "cannot tell")
+        log.warning(
+            "recovered %d in-flight messages (carrier %s)",
+            len(stale),
+            "answered" if held is not None else "cannot tell",
+        )

@@ -41,7 +41,11 @@ class MessageService:
     # -- sending ---------------------------------------------------------------------------
 
     def send(
-        self, account_id: str, request: MessageIn, *, scheduled: bool = False,
+        self,
+        account_id: str,
+        request: MessageIn,
+        *,
+        scheduled: bool = False,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Queue one message (POST /message/send, /message/schedule)."""
@@ -67,7 +71,11 @@ class MessageService:
         return self._idempotent(account_id, idempotency_key, "message", request, act)
 
     def send_batch(
-        self, account_id: str, request: BatchIn, *, scheduled: bool = False,
+        self,
+        account_id: str,
+        request: BatchIn,
+        *,
+        scheduled: bool = False,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Queue one text to many destinations (POST /batch/send, /batch/schedule)."""
@@ -123,8 +131,12 @@ class MessageService:
                 priced = price_destination(destination, common, policy)
             except ServiceError as exc:
                 problems.append(
-                    {"index": index, "destination": destination, "code": exc.code,
-                     "message": exc.message}
+                    {
+                        "index": index,
+                        "destination": destination,
+                        "code": exc.code,
+                        "message": exc.message,
+                    }
                 )
                 continue
             rows.append(_message_row(new_id(), account_id, batch_id, common, priced, request, now))
@@ -141,7 +153,10 @@ class MessageService:
         total = sum(int(r["credits_milli"]) for r in rows)
         session.execute(
             insert(Batch).values(
-                id=batch_id, account_id=account_id, created_at=now, schedule=schedule,
+                id=batch_id,
+                account_id=account_id,
+                created_at=now,
+                schedule=schedule,
                 size=len(rows),
             )
         )
@@ -219,8 +234,12 @@ class MessageService:
                     response = act(session, now)
                     session.add(
                         IdempotencyKey(
-                            account_id=account_id, key=key, request_hash=digest,
-                            status_code=200, response=response, created_at=now,
+                            account_id=account_id,
+                            key=key,
+                            request_hash=digest,
+                            status_code=200,
+                            response=response,
+                            created_at=now,
                         )
                     )
                     return response
@@ -287,7 +306,7 @@ class MessageService:
     def search(
         self, account_id: str, query: QueryIn, *, failed_only: bool = False
     ) -> list[dict[str, Any]]:
-        statement: Select[tuple[Message]] = select(Message).where(Message.account_id == account_id)
+        statement: Select[Message] = select(Message).where(Message.account_id == account_id)
         if failed_only:
             statement = statement.where(Message.status.in_([s.value for s in FAILED_STATUSES]))
         if query.status:
@@ -311,7 +330,7 @@ class MessageService:
             return [message_view(m) for m in session.scalars(statement)]
 
     def inbox(self, account_id: str, query: QueryIn) -> list[dict[str, Any]]:
-        statement: Select[tuple[InboundMessage]] = select(InboundMessage).where(
+        statement: Select[InboundMessage] = select(InboundMessage).where(
             InboundMessage.account_id == account_id
         )
         if query.sender:
@@ -357,8 +376,13 @@ def _cancel(session: Session, messages: Sequence[Message], now: datetime) -> Non
     )
     for message in messages:
         ledger.credit(
-            session, message.account_id, message.credits_milli, now,
-            kind="refund", message_id=message.id, note="scheduled message cancelled",
+            session,
+            message.account_id,
+            message.credits_milli,
+            now,
+            kind="refund",
+            message_id=message.id,
+            note="scheduled message cancelled",
         )
 
 

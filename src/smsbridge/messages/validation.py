@@ -76,10 +76,17 @@ def check_common(
             "CONTENT_TOO_LONG",
             f"The content is {len(content)} characters; the most is {policy.max_content_length}.",
         )
-    segment_plan = plan(content, smart_encoding=policy.smart_encoding if ai is None else ai)
+    try:
+        segment_plan = plan(content, smart_encoding=policy.smart_encoding if ai is None else ai)
+    except ValueError as exc:  # e.g. a lone surrogate: billable in theory, never sendable
+        raise Invalid("INVALID_CONTENT", f"The content cannot be sent as SMS: {exc}") from exc
+    text = "".join(segment_plan.parts)
+    if not text.strip():
+        # Smart encoding may remove invisible characters and leave nothing to send.
+        raise Invalid("EMPTY_CONTENT", "The message content is empty.")
     return Common(
         sender=clean_sender,
-        content="".join(segment_plan.parts),
+        content=text,
         tag=check_tag(tag),
         response_emails=check_emails(responseemail or []),
         schedule=check_schedule(schedule, policy, now),
@@ -177,9 +184,7 @@ def check_validity(validity: int | None) -> int:
     if validity is None:
         return DEFAULT_VALIDITY_MINUTES
     if not 1 <= validity <= MAX_VALIDITY_MINUTES:
-        raise Invalid(
-            "INVALID_VALIDITY", f"validity must be 1 to {MAX_VALIDITY_MINUTES} minutes."
-        )
+        raise Invalid("INVALID_VALIDITY", f"validity must be 1 to {MAX_VALIDITY_MINUTES} minutes.")
     return validity
 
 
