@@ -42,9 +42,7 @@ class Gateway:
         self.inbound = InboundService(self.db, self.clock)
         self.handsets = Handsets(self.db)
         self.carrier: Carrier = SimulatedCarrier(self.db, self.clock, settings.carrier.simulator)
-        self.pipeline = Pipeline(
-            self.db, self.clock, self.carrier, self.inbound, settings.pipeline
-        )
+        self.pipeline = Pipeline(self.db, self.clock, self.carrier, self.inbound, settings.pipeline)
 
     def migrate(self) -> None:
         migrate.upgrade(self.settings.database.url)

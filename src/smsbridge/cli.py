@@ -79,8 +79,12 @@ def cmd_account_create(args: argparse.Namespace) -> int:
     if args.credits:
         with gateway.db.write() as session:
             ledger.credit(
-                session, account.id, round(args.credits * MILLI), gateway.clock.now(),
-                kind="topup", note="initial credit",
+                session,
+                account.id,
+                round(args.credits * MILLI),
+                gateway.clock.now(),
+                kind="topup",
+                note="initial credit",
             )
     key = gateway.accounts.create_key(account.id, "default") if not args.no_key else None
     document = {
@@ -102,8 +106,12 @@ def cmd_account_list(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
     accounts = gateway.accounts.list_accounts()
     document = [
-        {"account_id": a.id, "name": a.name, "credits": a.balance_milli / 1000,
-         "international": a.allow_international}
+        {
+            "account_id": a.id,
+            "name": a.name,
+            "credits": a.balance_milli / 1000,
+            "international": a.allow_international,
+        }
         for a in accounts
     ]
     lines = [f"{a['account_id']}  {a['credits']:>10g}  {a['name']}" for a in document]
@@ -126,13 +134,17 @@ def cmd_account_keys(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
     keys = gateway.accounts.list_keys(args.account)
     document = [
-        {"key_id": k.id, "name": k.name, "prefix": k.prefix, "created_at": k.created_at,
-         "revoked_at": k.revoked_at}
+        {
+            "key_id": k.id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "created_at": k.created_at,
+            "revoked_at": k.revoked_at,
+        }
         for k in keys
     ]
     lines = [
-        f"{k['key_id']}  {k['prefix']}...  {k['name']}"
-        + ("  (revoked)" if k["revoked_at"] else "")
+        f"{k['key_id']}  {k['prefix']}...  {k['name']}" + ("  (revoked)" if k["revoked_at"] else "")
         for k in document
     ]
     _emit(args, document, "\n".join(lines) or "no keys")
@@ -153,8 +165,12 @@ def cmd_account_credit(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
     with gateway.db.write() as session:
         ledger.credit(
-            session, args.account, round(args.amount * MILLI), gateway.clock.now(),
-            kind="topup" if args.amount >= 0 else "adjustment", note=args.note,
+            session,
+            args.account,
+            round(args.amount * MILLI),
+            gateway.clock.now(),
+            kind="topup" if args.amount >= 0 else "adjustment",
+            note=args.note,
         )
     balance = gateway.messages.balance(args.account)
     _emit(args, {"account_id": args.account, "credits": balance}, f"balance: {balance:g} credits")
@@ -184,7 +200,9 @@ def cmd_numbers_add(args: argparse.Namespace) -> int:
         args,
         {"added": result.added, "already_present": result.already_present},
         f"added {len(result.added)} numbers to the pool"
-        + (f" ({len(result.already_present)} were there already)" if result.already_present else ""),
+        + (
+            f" ({len(result.already_present)} were there already)" if result.already_present else ""
+        ),
     )
     return 0
 
@@ -200,8 +218,13 @@ def cmd_numbers_list(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
     rows = gateway.numbers.list_numbers(args.account)
     document = [
-        {"number": r.number, "state": r.state, "account_id": r.account_id,
-         "response_emails": r.response_emails, "tags": r.tags}
+        {
+            "number": r.number,
+            "state": r.state,
+            "account_id": r.account_id,
+            "response_emails": r.response_emails,
+            "tags": r.tags,
+        }
         for r in rows
     ]
     lines = [f"{r['number']}  {r['state']:<10} {r['account_id'] or ''}" for r in document]
@@ -214,7 +237,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     gateway = _gateway(args)
     request = MessageIn(
-        sender=args.sender, destination=args.to, content=args.text, tag=args.tag,
+        sender=args.sender,
+        destination=args.to,
+        content=args.text,
+        tag=args.tag,
         responseemail=args.responseemail or None,
     )
     result = gateway.messages.send(args.account, request)
@@ -247,11 +273,18 @@ def cmd_handset_inbox(args: argparse.Namespace) -> int:
     number = normalise_number(args.number, gateway.settings.billing.home_region).e164
     rows = gateway.handsets.inbox(number)
     document = [
-        {"from": r.source, "content": r.content, "received_at": r.submitted_at,
-         "segments": r.segments, "outcome": r.outcome}
+        {
+            "from": r.source,
+            "content": r.content,
+            "received_at": r.submitted_at,
+            "segments": r.segments,
+            "outcome": r.outcome,
+        }
         for r in rows
     ]
-    lines = [f"[{d['received_at']:%Y-%m-%d %H:%M:%S}] {d['from']}: {d['content']}" for d in document]
+    lines = [
+        f"[{d['received_at']:%Y-%m-%d %H:%M:%S}] {d['from']}: {d['content']}" for d in document
+    ]
     _emit(args, document, "\n".join(lines) or f"{number} has received nothing yet")
     return 0
 
@@ -288,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smsbridge {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", metavar="FILE",
+        "--config",
+        metavar="FILE",
         help=f"TOML settings file (default: $SMSBRIDGE_CONFIG, else ./{DEFAULT_CONFIG} if present)",
     )
     common.add_argument("--json", action="store_true", help="print one JSON document")
@@ -329,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     credit.add_argument("amount", type=float)
     credit.add_argument("--note", default=None)
     international = add(
-        account_commands, "international", cmd_account_international,
+        account_commands,
+        "international",
+        cmd_account_international,
         "allow or forbid international destinations",
     )
     international.add_argument("account")
@@ -363,7 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     inbox = add(handset_commands, "inbox", cmd_handset_inbox, "show what a handset received")
     inbox.add_argument("number")
     outcome = add(
-        handset_commands, "outcome", cmd_handset_outcome,
+        handset_commands,
+        "outcome",
+        cmd_handset_outcome,
         "script what happens to SMS sent to a handset",
     )
     outcome.add_argument("number")
@@ -376,7 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # Migrations run before most commands; their INFO lines would bury the command's output.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = build_parser()

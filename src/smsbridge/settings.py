@@ -30,9 +30,7 @@ class DatabaseSettings(BaseModel):
             "postgresql+psycopg://user@host/db for PostgreSQL."
         ),
     )
-    auto_migrate: bool = Field(
-        True, description="Apply pending migrations when `serve` starts."
-    )
+    auto_migrate: bool = Field(True, description="Apply pending migrations when `serve` starts.")
 
 
 class SimulatorSettings(BaseModel):

@@ -186,3 +186,28 @@ def test_concurrent_workers_never_claim_the_same_message(gateway: Gateway, funde
     with gateway.db.read() as session:
         states = set(session.scalars(select(Message.state)))
     assert states == {State.SUBMITTING.value}
+
+
+def test_orphan_left_by_a_race_is_reconciled(gateway: Gateway, funded_account):
+    # Reproduce the PostgreSQL race by hand: the receipt is judged an orphan, and the carrier
+    # id is recorded without seeing it (as two concurrent transactions would).
+    from smsbridge.db.models import OrphanReceipt
+
+    [message_id] = queue(gateway, funded_account)
+    gateway.pipeline.claim("w1", 10)
+    with gateway.db.write() as session:
+        session.add(
+            OrphanReceipt(
+                carrier_ref="raced",
+                status="DELIVERED",
+                code=None,
+                detail=None,
+                received_at=gateway.clock.now(),
+            )
+        )
+        message = session.get(Message, message_id)
+        assert message is not None
+        message.carrier_ref, message.state, message.status = "raced", "submitted", "SENT"
+    assert gateway.pipeline.reconcile_orphans() == 1
+    assert status_of(gateway, message_id) == ("DELIVERED", "final")
+    assert gateway.pipeline.reconcile_orphans() == 0

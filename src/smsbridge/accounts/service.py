@@ -57,9 +57,7 @@ class AccountService:
     def set_international(self, account_id: str, allowed: bool) -> Account:
         with self._db.write() as session:
             result = session.execute(
-                update(Account)
-                .where(Account.id == account_id)
-                .values(allow_international=allowed)
+                update(Account).where(Account.id == account_id).values(allow_international=allowed)
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound("ACCOUNT_NOT_FOUND", f"There is no account {account_id}.")
@@ -87,7 +85,9 @@ class AccountService:
         with self._db.read() as session:
             return list(
                 session.scalars(
-                    select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.created_at)
+                    select(ApiKey)
+                    .where(ApiKey.account_id == account_id)
+                    .order_by(ApiKey.created_at)
                 )
             )
 

@@ -58,8 +58,10 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         code, message = _describe(errors)
         details = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-             "problem": e.get("msg")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "problem": e.get("msg"),
+            }
             for e in errors[:20]
         ]
         return JSONResponse(error_body(code, message, details), status_code=400)

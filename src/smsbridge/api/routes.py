@@ -1,6 +1,5 @@
 """SMS Works v1 routes: thin handlers that parse, call a service and shape the reply."""
 
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
@@ -58,9 +57,7 @@ def build_router(accounts: AccountService, messages: MessageService) -> APIRoute
         """Send one SMS now (or at `schedule`, if given)."""
         return messages.send(account, body, idempotency_key=idempotency_key)
 
-    @router.post(
-        "/message/schedule", response_model=ScheduledMessageResponse, tags=["Messages"]
-    )
+    @router.post("/message/schedule", response_model=ScheduledMessageResponse, tags=["Messages"])
     def schedule_message(
         body: MessageIn, account: Account, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
@@ -109,9 +106,7 @@ def build_router(accounts: AccountService, messages: MessageService) -> APIRoute
         body: BatchIn, account: Account, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """Send one text to many destinations at `schedule`."""
-        return messages.send_batch(
-            account, body, scheduled=True, idempotency_key=idempotency_key
-        )
+        return messages.send_batch(account, body, scheduled=True, idempotency_key=idempotency_key)
 
     @router.post("/batch/any", response_model=BatchResponse, tags=["Batches"])
     def batch_any(
@@ -149,4 +144,3 @@ def health_router() -> APIRouter:
         return {"status": "ok"}
 
     return router
-

@@ -1,4 +1,4 @@
-"""Ledger operations. Each runs inside the caller's transaction, so a debit commits with its message."""
+"""Ledger operations, run inside the caller's transaction: a debit commits with its message."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only transaction; on SQLite a deferred BEGIN so readers never queue behind writers."""
+        """A read-only transaction: on SQLite a deferred BEGIN, so readers never wait on writers."""
         with (
             Session(
                 self.engine.execution_options(sqlite_begin="DEFERRED"),

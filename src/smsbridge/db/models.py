@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -50,7 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
 class Account(Base):
@@ -161,7 +161,9 @@ class InboundMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="UNREAD")
     received_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_inbound_messages_account_id_received_at", "account_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_inbound_messages_account_id_received_at", "account_id", "received_at"),
+    )
 
 
 class CreditEntry(Base):
@@ -219,7 +221,9 @@ class SimSubmission(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     receipt_sent: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_sim_submissions_receipt_sent_due", "receipt_sent", "receipt_due_at"),)
+    __table_args__ = (
+        Index("ix_sim_submissions_receipt_sent_due", "receipt_sent", "receipt_due_at"),
+    )
 
 
 class SimOutcome(Base):

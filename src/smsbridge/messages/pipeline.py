@@ -72,7 +72,7 @@ class Pipeline:
     async def run_worker(self, stop: asyncio.Event, name: str | None = None) -> None:
         """Loop until `stop`: recover stale claims now and then, claim, submit, record."""
         me = name or worker_name()
-        next_recovery = 0.0
+        next_recovery = next_orphans = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
@@ -81,6 +81,9 @@ class Pipeline:
                     next_recovery = loop.time() + max(
                         self._settings.in_flight_timeout_seconds / 4, 0.5
                     )
+                if loop.time() >= next_orphans:
+                    await asyncio.to_thread(self.reconcile_orphans)
+                    next_orphans = loop.time() + 1.0
                 handled = await self.run_once(me)
             except Exception:  # nothing crashes a worker: log, pause, and go on from the rows
                 log.exception("pipeline worker %s: round failed; retrying", me)
@@ -313,6 +316,25 @@ class Pipeline:
                 delivered,
             )
         return set(rows)
+
+    def reconcile_orphans(self, limit: int = 1000) -> int:
+        """Apply receipts stored as orphans whose message has since got its carrier id.
+
+        On PostgreSQL a receipt can be judged an orphan by a transaction that could not yet
+        see the concurrent commit recording its message's carrier id; neither transaction
+        then sees the other. This sweep closes that gap within a second or so.
+        """
+        with self._db.write() as session:
+            refs = list(
+                session.scalars(
+                    select(OrphanReceipt.carrier_ref)
+                    .join(Message, Message.carrier_ref == OrphanReceipt.carrier_ref)
+                    .limit(limit)
+                )
+            )
+            if refs:
+                self._apply_orphans(session, refs)
+        return len(refs)
 
     def _apply_orphans(self, session: Session, refs: list[str]) -> None:
         orphans = list(

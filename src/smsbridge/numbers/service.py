@@ -43,8 +43,14 @@ class NumberService:
                     continue
                 session.add(
                     ReplyNumber(
-                        number=number, account_id=None, state="pool", response_emails=[],
-                        tags=[], added_at=now, assigned_at=None, released_at=None,
+                        number=number,
+                        account_id=None,
+                        state="pool",
+                        response_emails=[],
+                        tags=[],
+                        added_at=now,
+                        assigned_at=None,
+                        released_at=None,
                     )
                 )
                 added.append(number)

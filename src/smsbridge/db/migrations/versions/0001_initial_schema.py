@@ -12,7 +12,6 @@ from alembic import op
 
 import smsbridge.db.models
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -20,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table(
         "accounts",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -238,11 +237,9 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_messages_state_ready_at", ["state", "ready_at"], unique=False)
 
-    
-
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_state_ready_at")
         batch_op.drop_index("ix_messages_sender_destination_created")
@@ -281,4 +278,3 @@ def downgrade() -> None:
     op.drop_table("sim_outcomes")
     op.drop_table("orphan_receipts")
     op.drop_table("accounts")
-    
