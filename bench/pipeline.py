@@ -3,9 +3,9 @@
 For each database (a SQLite file in a temporary directory, and/or a fresh PostgreSQL database
 with a random name on postgresql+psycopg://postgres@127.0.0.1:5432/, dropped at the end) this
 script starts `smsbridge serve` as its own process, configured only through SMSBRIDGE_*
-environment variables (a free port on 127.0.0.1, simulated carrier with a receipt delay of 0, the
-given pipeline batch size), creates a funded account with `smsbridge account create --json`, then
-drives the gateway over HTTP with httpx and measures:
+environment variables (a free port on 127.0.0.1, the simulated carrier with a receipt delay of 0
+unless --receipt-delay says otherwise, the given pipeline batch size), creates a funded account
+with `smsbridge account create --json`, then drives the gateway over HTTP with httpx and measures:
 
 1. single sends: POST /v1/message/send with bounded concurrency; messages accepted per second and
    p50/p99 request latency;
@@ -15,10 +15,16 @@ drives the gateway over HTTP with httpx and measures:
    (checked with a read-only SQL COUNT on the `messages` table); the finish time is the latest
    `modified` of those rows, and p50/p99 are of (modified - created) per delivered message.
 
-The pipeline is drained between scenarios 1 and 2 so that scenario 3 measures only the batches.
-The gateway is stopped with SIGTERM at the end. `--py-spy DIR` also samples the gateway with
-py-spy during scenarios 2 and 3 (collapsed stacks, one file per database) if py-spy is on PATH or
-in the venv.
+A short unmeasured warm-up comes first, and the pipeline is drained between scenarios 1 and 2 so
+that scenario 3 measures only the batches. A pipeline that stops making progress (messages that
+are never DELIVERED) is reported as STALLED with a breakdown by state, and the exit code is 1.
+The gateway is stopped with SIGTERM at the end. The "gw CPU" column is the gateway process's CPU
+time per wall-clock second (100% = one core; one Python process is held near that by the GIL).
+`--split` runs the API (`serve --no-worker`) and the pipeline (`serve --no-http`) as two
+processes on one database; "gw CPU" is then their sum.
+
+`--py-spy DIR` also samples the gateway with py-spy (if it is in the venv or on PATH) into
+DIR/<db>-single.txt and DIR/<db>-batch.txt (collapsed stacks; `--py-spy-gil` for GIL-only).
 
     .venv/bin/python bench/pipeline.py                    # both databases, defaults
     .venv/bin/python bench/pipeline.py --db sqlite --batches 10 --batch-size 1000
@@ -153,11 +159,19 @@ def cpu_seconds(pid: int) -> float:
 class Gateway:
     """One `smsbridge serve` process on a free port, configured through the environment."""
 
-    def __init__(self, database_url: str, batch_size: int, workdir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        batch_size: int,
+        workdir: Path,
+        receipt_delay: float = 0.0,
+        role: str = "all",
+    ) -> None:
+        self.role = role  # "all": API and workers; "api": --no-worker; "worker": --no-http
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
-        self.log_path = workdir / f"gateway-{self.port}.log"
+        self.log_path = workdir / f"gateway-{role}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
         env = {k: v for k, v in os.environ.items() if k != "SMSBRIDGE_CONFIG"}
         env.update(
@@ -165,7 +179,7 @@ class Gateway:
                 "SMSBRIDGE_DATABASE__URL": database_url,
                 "SMSBRIDGE_HTTP__HOST": "127.0.0.1",
                 "SMSBRIDGE_HTTP__PORT": str(self.port),
-                "SMSBRIDGE_CARRIER__SIMULATOR__RECEIPT_DELAY_SECONDS": "0",
+                "SMSBRIDGE_CARRIER__SIMULATOR__RECEIPT_DELAY_SECONDS": str(receipt_delay),
                 "SMSBRIDGE_PIPELINE__BATCH_SIZE": str(batch_size),
             }
         )
@@ -191,9 +205,10 @@ class Gateway:
         return key
 
     def start(self, timeout: float = 60.0) -> None:
+        flags = {"all": [], "api": ["--no-worker"], "worker": ["--no-http"]}[self.role]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [*smsbridge_command(), "serve"],
+                [*smsbridge_command(), "serve", *flags],
                 env=self.env,
                 cwd=self.workdir,
                 stdout=log,
@@ -203,6 +218,11 @@ class Gateway:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway exited at start:\n{self.log_tail()}")
+            if self.role == "worker":  # no HTTP to ask: give it a moment, then check it lives
+                time.sleep(1.0)
+                if self.process.poll() is None:
+                    return
+                continue
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
                     return
@@ -428,9 +448,12 @@ class Options:
     batch_size: int
     concurrency: int
     batch_concurrency: int
+    receipt_delay: float
     timeout: float
     stall: float
     py_spy: Path | None
+    gil: bool
+    split: bool
 
 
 def py_spy_binary() -> str | None:
@@ -439,54 +462,63 @@ def py_spy_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def sampled(pid: int, output: Path | None) -> Iterator[None]:
-    """Sample the gateway with py-spy (collapsed stacks) while the block runs, if asked to."""
-    binary = py_spy_binary() if output is not None else None
-    if output is None or binary is None:
-        if output is not None:
+def sampled(targets: Sequence[tuple[int, Path]], gil: bool = False) -> Iterator[None]:
+    """Sample each (pid, output) with py-spy (collapsed stacks) while the block runs."""
+    binary = py_spy_binary()
+    if not targets or binary is None:
+        if targets:
             print("py-spy not found: no profile (pip install py-spy into the venv)")
         yield
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    spy = subprocess.Popen(
-        [
-            binary,
-            "record",
-            "--pid",
-            str(pid),
-            "--format",
-            "raw",
-            "--rate",
-            "100",
-            "--nonblocking",
-            "--output",
-            str(output),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    time.sleep(0.5)  # let it attach before the load starts
-    try:
-        yield
-    finally:
-        spy.send_signal(signal.SIGINT)
+    with contextlib.ExitStack() as stack:
+        spies: list[subprocess.Popen[bytes]] = []
+        for pid, output in targets:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            log = stack.enter_context(open(output.with_suffix(".log"), "wb"))
+            command = [binary, "record", "--pid", str(pid), "--format", "raw", "--rate", "100"]
+            command += ["--nonblocking", *(["--gil"] if gil else []), "--output", str(output)]
+            spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log))
+        time.sleep(0.5)  # let them attach before the load starts
         try:
-            spy.wait(30)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-            spy.wait()
-        print(f"py-spy profile: {output}")
+            yield
+        finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+            for spy in spies:
+                try:
+                    spy.wait(30)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+                    spy.wait()
+            print("py-spy profiles: " + ", ".join(str(output) for _, output in targets))
 
 
 def bench_database(
     kind: str, database_url: str, reader: Engine, workdir: Path, options: Options
 ) -> list[Row]:
     rows: list[Row] = []
-    gateway = Gateway(database_url, options.batch_size, workdir)
+    roles = ["api", "worker"] if options.split else ["all"]
+    processes = [
+        Gateway(database_url, options.batch_size, workdir, options.receipt_delay, role)
+        for role in roles
+    ]
+    gateway = processes[0]  # the one that serves HTTP
     api_key = gateway.create_account()  # also migrates the fresh database
-    gateway.start()
-    print(f"[{kind}] gateway pid {gateway.pid} on {gateway.base_url}", flush=True)
-    profile = options.py_spy
+    for process in processes:
+        process.start()
+        print(f"[{kind}] {process.role} pid {process.pid} on {process.base_url}", flush=True)
+
+    def cpu() -> float:
+        return sum(p.cpu() for p in processes)
+
+    def profiles(scenario: str) -> list[tuple[int, Path]]:
+        if options.py_spy is None:
+            return []
+        suffix = {"all": ""}
+        return [
+            (p.pid, options.py_spy / f"{kind}{suffix.get(p.role, '-' + p.role)}-{scenario}.txt")
+            for p in processes
+        ]
 
     def undelivered() -> int:
         return count_where(reader, "status <> 'DELIVERED'")
@@ -508,13 +540,13 @@ def bench_database(
 
         # 1. single sends.
         if options.messages > 0:
-            with sampled(gateway.pid, profile and profile / f"{kind}-single.txt"):
-                cpu0 = gateway.cpu()
+            with sampled(profiles("single"), options.gil):
+                cpu0 = cpu()
                 seconds, latencies = asyncio.run(
                     single_sends(gateway.base_url, api_key, options.messages, options.concurrency)
                 )
-                cpu = (gateway.cpu() - cpu0) / seconds
-            report(Row(kind, "single send (accepted)", options.messages, seconds, latencies, cpu))
+                used = (cpu() - cpu0) / seconds
+            report(Row(kind, "single send (accepted)", options.messages, seconds, latencies, used))
             drain("the single sends")
 
         if options.batches <= 0:
@@ -522,8 +554,8 @@ def bench_database(
 
         # 2. batch sends, then 3. their delivery, timed from the first POST.
         total = options.batches * options.batch_destinations
-        with sampled(gateway.pid, profile and profile / f"{kind}-batch.txt"):
-            cpu0 = gateway.cpu()
+        with sampled(profiles("batch"), options.gil):
+            cpu0 = cpu()
             t0 = datetime.now(UTC)
             seconds, latencies, batch_ids = asyncio.run(
                 batch_sends(
@@ -535,7 +567,7 @@ def bench_database(
                     BATCH_PREFIX,
                 )
             )
-            cpu1 = gateway.cpu()
+            cpu1 = cpu()
             scenario = f"batch send x{options.batch_destinations} (accepted)"
             report(Row(kind, scenario, total, seconds, latencies, (cpu1 - cpu0) / seconds))
 
@@ -546,7 +578,7 @@ def bench_database(
                 return total - delivered
 
             left = wait_for_zero(batch_undelivered, options.timeout, options.stall, 0.05)
-            cpu2 = gateway.cpu()
+            cpu2 = cpu()
             observed = (datetime.now(UTC) - t0).total_seconds()
 
         times = delivered_times(reader, batch_ids)
@@ -566,13 +598,15 @@ def bench_database(
         return rows
     except Exception:
         print(f"[{kind}] {states(reader)}")
-        print(f"[{kind}] gateway log:\n{gateway.log_tail()}")
+        for process in processes:
+            print(f"[{kind}] {process.role} log:\n{process.log_tail()}")
         raise
     finally:
-        code = gateway.stop()
-        # uvicorn shuts down cleanly on SIGTERM and then re-raises it: -15 is a clean stop.
-        if code not in (0, -signal.SIGTERM, None):
-            print(f"[{kind}] gateway exited with {code}:\n{gateway.log_tail()}")
+        for process in processes:
+            code = process.stop()
+            # uvicorn shuts down cleanly on SIGTERM and then re-raises it: -15 is a clean stop.
+            if code not in (0, -signal.SIGTERM, None):
+                print(f"[{kind}] {process.role} exited with {code}:\n{process.log_tail()}")
 
 
 def run(kinds: Sequence[str], options: Options) -> list[Row]:
@@ -597,8 +631,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batches",
         type=int,
-        default=4,
-        help="batch sends (POST /v1/batch/send) per database (default 4)",
+        default=6,
+        help="batch sends (POST /v1/batch/send) per database (default 6)",
     )
     parser.add_argument(
         "--batch-destinations",
@@ -623,6 +657,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="batch requests in flight (default 1: back to back)",
     )
     parser.add_argument(
+        "--split",
+        action="store_true",
+        help="run two processes on one database: `serve --no-worker` (API) and "
+        "`serve --no-http` (pipeline and carrier), as a scale-out deployment would",
+    )
+    parser.add_argument(
+        "--receipt-delay",
+        type=float,
+        default=0.0,
+        help="simulated carrier's receipt delay in seconds (default 0; included in end-to-end)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=600.0,
@@ -641,6 +687,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help="sample the gateway with py-spy during the batch scenarios",
     )
+    parser.add_argument(
+        "--py-spy-gil",
+        action="store_true",
+        help="with --py-spy: sample only the thread holding the GIL (pure CPU view)",
+    )
     return parser.parse_args(argv)
 
 
@@ -654,17 +705,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_size=args.batch_size,
         concurrency=args.concurrency,
         batch_concurrency=args.batch_concurrency,
+        receipt_delay=args.receipt_delay,
         timeout=args.timeout,
         stall=args.stall,
         py_spy=args.py_spy,
+        gil=args.py_spy_gil,
+        split=args.split,
     )
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    print(f"{cores} CPUs, load average {load:.2f}", flush=True)
+    if load > 0.5 * cores:
+        print("WARNING: the machine is busy; numbers will be low and noisy", flush=True)
     started = time.monotonic()
     rows = run(kinds, options)
     print()
     print(format_table(rows))
     print(
         f"\n{len(rows)} measurements in {time.monotonic() - started:.0f}s; pipeline batch size "
-        f"{args.batch_size}; single-send concurrency {args.concurrency}; receipt delay 0."
+        f"{args.batch_size}; single-send concurrency {args.concurrency}; receipt delay "
+        f"{args.receipt_delay:g}s; "
+        + ("API and pipeline in two processes." if args.split else "one gateway process.")
     )
     stalled = [r for r in rows if "STALLED" in r.scenario]
     if stalled:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -12,37 +14,115 @@ from fastapi import FastAPI
 from smsbridge import __version__
 from smsbridge.accounts.service import AccountService
 from smsbridge.api.errors import install_error_handlers
-from smsbridge.api.routes import build_router, health_router
+from smsbridge.api.routes import account_dependency, build_router, health_router
 from smsbridge.carriers.base import Carrier
 from smsbridge.carriers.simulator import Handsets, SimulatedCarrier
 from smsbridge.clock import Clock, SystemClock
+from smsbridge.conversations.routes import build_inbound_router
+from smsbridge.conversations.service import ConversationService, DkimVerifier
 from smsbridge.credits.pricing import load_rates
 from smsbridge.db import migrate
 from smsbridge.db.engine import Database
+from smsbridge.mail.outbox import Outbox, Signer
+from smsbridge.mail.ports import MailTransport
+from smsbridge.mail.server import BridgeHandler, MailServer
+from smsbridge.mail.transports import MaildirTransport, SmtpRelayTransport
 from smsbridge.messages.inbound import InboundService
 from smsbridge.messages.pipeline import Pipeline
 from smsbridge.messages.service import MessageService
+from smsbridge.numbers.routes import build_number_router
 from smsbridge.numbers.service import NumberService
+from smsbridge.secrets_store import reply_token_keys
 from smsbridge.settings import Settings
 
 log = logging.getLogger(__name__)
+
+DnsFunc = Callable[..., bytes | None]
 
 
 class Gateway:
     """Everything one smsbridge process runs, wired once from one Settings."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        dkim_dns: DnsFunc | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database.url)
         self.rates = load_rates(settings.billing.rates_file)
+        self._dkim_dns = dkim_dns
         self.accounts = AccountService(self.db, self.clock)
-        self.numbers = NumberService(self.db, self.clock, settings.billing.home_region)
+        self.numbers = NumberService(
+            self.db, self.clock, settings.billing.home_region, settings.numbers.quarantine_days
+        )
         self.messages = MessageService(self.db, self.clock, settings, self.rates)
-        self.inbound = InboundService(self.db, self.clock)
+        # The conversation service needs the database's stored key, so it is built on first
+        # use (after migrations); the inbound hook reaches it through this indirection.
+        self.inbound = InboundService(
+            self.db, self.clock, lambda s, m: self.conversations.on_inbound(s, m)
+        )
         self.handsets = Handsets(self.db)
         self.carrier: Carrier = SimulatedCarrier(self.db, self.clock, settings.carrier.simulator)
         self.pipeline = Pipeline(self.db, self.clock, self.carrier, self.inbound, settings.pipeline)
+
+    @functools.cached_property
+    def conversations(self) -> ConversationService:
+        mail = self.settings.mail
+        return ConversationService(
+            self.db,
+            self.clock,
+            mail,
+            lambda session: reply_token_keys(self.db, self.clock, mail.token_secret, session),
+            self.messages,
+            signer=self._signer(),
+            dkim_verifier=self._dkim_verifier(),
+        )
+
+    @functools.cached_property
+    def mail_transport(self) -> MailTransport:
+        out = self.settings.mail.out
+        if out.transport == "smtp":
+            return SmtpRelayTransport(
+                host=out.smtp_host,
+                port=out.smtp_port,
+                security=out.smtp_security,
+                username=out.smtp_username or None,
+                password=out.smtp_password or None,
+                timeout=out.smtp_timeout_seconds,
+            )
+        return MaildirTransport(out.maildir)
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.db, self.clock, self.mail_transport, self.settings.mail.out)
+
+    def _signer(self) -> Signer | None:
+        out = self.settings.mail.out
+        if not (out.dkim_selector and out.dkim_key_file):
+            return None
+        from smsbridge.mail.dkim_keys import DkimSigner
+
+        signer = DkimSigner.from_file(
+            self.settings.mail.domain, out.dkim_selector, out.dkim_key_file
+        )
+        return signer.sign
+
+    def _dkim_verifier(self) -> DkimVerifier:
+        from smsbridge.mail.dkim_keys import verify_dkim
+
+        dns = self._dkim_dns
+
+        def verify(raw: bytes, from_domain: str) -> tuple[bool, str]:
+            result = verify_dkim(raw, from_domain, dnsfunc=dns)
+            if result.passed and result.aligned:
+                return True, f"DKIM signature of {result.domain}"
+            return False, f"DKIM: {result.reason}"
+
+        return verify
 
     def migrate(self) -> None:
         migrate.upgrade(self.settings.database.url)
@@ -52,26 +132,58 @@ class Gateway:
             title="smsbridge",
             version=__version__,
             description=(
-                "SMS Works-compatible SMS API. Send the API key in the Authorization header. "
-                "Every error is JSON: {code, message}."
+                "SMS Works-compatible SMS API with Reply Numbers and an email bridge. Send the "
+                "API key in the Authorization header. Every error is JSON: {code, message}."
             ),
         )
         install_error_handlers(app)
-        app.include_router(build_router(self.accounts, self.messages))
+        account = account_dependency(self.accounts)
+        app.include_router(build_router(account, self.messages))
+        app.include_router(build_number_router(self.numbers, account))
+        inbound = self.settings.mail.inbound
+        app.include_router(
+            build_inbound_router(self.conversations, inbound.http_secret, inbound.max_message_bytes)
+        )
         app.include_router(health_router())
         return app
 
+    def mail_server(self) -> MailServer:
+        inbound = self.settings.mail.inbound
+        handler = BridgeHandler(
+            self.conversations, channel=inbound.mode, max_message_bytes=inbound.max_message_bytes
+        )
+        return MailServer(
+            handler,
+            host=inbound.smtp_host,
+            port=inbound.smtp_port,
+            mode=inbound.mode,
+            hostname=self.settings.mail.domain,
+            max_message_bytes=inbound.max_message_bytes,
+        )
+
     async def run(self, *, http: bool = True, workers: bool = True) -> None:
-        """Serve the API and run the pipeline in one event loop until stopped."""
+        """Serve the API, the mail server and the workers in one event loop until stopped."""
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
+        mail_server: MailServer | None = None
         if workers:
             await self.carrier.start(self.pipeline)
             for index in range(self.settings.pipeline.workers):
                 tasks.append(
                     asyncio.create_task(self.pipeline.run_worker(stop), name=f"worker-{index}")
                 )
+            tasks.append(asyncio.create_task(self.outbox.run(stop), name="email-outbox"))
+            tasks.append(asyncio.create_task(self.conversations.run(stop), name="email-replies"))
         try:
+            if http and self.settings.mail.inbound.smtp_enabled:
+                mail_server = self.mail_server()
+                await mail_server.start()
+                log.info(
+                    "mail server (%s) on %s:%s",
+                    self.settings.mail.inbound.mode,
+                    self.settings.mail.inbound.smtp_host,
+                    mail_server.port,
+                )
             if http:
                 config = uvicorn.Config(
                     self.api(),
@@ -85,11 +197,14 @@ class Gateway:
                 await _wait_for_signal()
         finally:
             stop.set()
+            if mail_server is not None:
+                await mail_server.stop()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if workers:
                 await self.carrier.stop()
+                await self.mail_transport.close()
             self.db.dispose()
 
 

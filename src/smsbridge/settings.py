@@ -88,6 +88,85 @@ class ApiSettings(BaseModel):
     max_content_length: int = Field(1280, description="Most characters in one message.")
 
 
+class MailOutSettings(BaseModel):
+    transport: Literal["maildir", "smtp"] = Field(
+        "maildir", description="How email leaves: a local maildir, or an SMTP relay."
+    )
+    maildir: str = Field("data/maildir", description="The maildir that `maildir` delivers into.")
+    smtp_host: str = Field("127.0.0.1", description="SMTP relay host.")
+    smtp_port: int = Field(25, description="SMTP relay port (587 for STARTTLS, 465 for TLS).")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="Connection security to the relay."
+    )
+    smtp_username: str = Field("", description="Relay login (empty: no AUTH).")
+    smtp_password: str = Field("", description="Relay password.")
+    smtp_timeout_seconds: float = Field(30.0, description="Per-connection timeout.")
+    retry_hours: float = Field(
+        48.0, description="How long temporary failures are retried before the email fails."
+    )
+    dkim_selector: str = Field("", description="DKIM selector; empty: do not sign.")
+    dkim_key_file: str = Field("", description="PEM private key for DKIM signing.")
+    poll_interval_seconds: float = Field(0.5, description="Idle wait of the email sender.")
+
+
+class MailInSettings(BaseModel):
+    smtp_enabled: bool = Field(True, description="Run the built-in SMTP (or LMTP) server.")
+    smtp_host: str = Field("127.0.0.1", description="Address the mail server listens on.")
+    smtp_port: int = Field(2525, description="Port the mail server listens on.")
+    mode: Literal["smtp", "lmtp"] = Field(
+        "smtp", description="`lmtp` when Postfix (or another MTA) delivers to us."
+    )
+    max_message_bytes: int = Field(10_000_000, description="Largest email accepted.")
+    http_secret: str = Field(
+        "",
+        description="Secret for POST /v1/inbound/email (raw MIME); empty disables the endpoint.",
+    )
+    trusted_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description=(
+            "SMTP clients (SMTP mode only) whose mail needs no DKIM/SPF result: the machine "
+            "itself by default. Clear it when the server is reachable from outside."
+        ),
+    )
+    trusted_authserv_ids: list[str] = Field(
+        default_factory=list,
+        description="Authentication-Results headers are believed only from these server ids.",
+    )
+    replies_per_conversation_per_hour: int = Field(
+        20, description="Email replies turned into SMS, per conversation per hour."
+    )
+    replies_per_account_per_hour: int = Field(
+        500, description="Email replies turned into SMS, per account per hour."
+    )
+    max_reply_segments: int = Field(
+        6, description="Longest SMS an email reply may become, in segments."
+    )
+
+
+class MailSettings(BaseModel):
+    domain: str = Field(
+        "smsbridge.localhost",
+        description="The gateway's mail domain: From and per-conversation Reply-To addresses.",
+    )
+    from_local_part: str = Field("sms", description="Local part of the From address.")
+    reply_prefix: str = Field("reply", description="Local-part prefix of reply addresses.")
+    token_secret: str = Field(
+        "",
+        description=(
+            "Key that signs reply addresses (comma-separated: first signs, all verify). "
+            "Empty: one is generated and kept in the database."
+        ),
+    )
+    out: MailOutSettings = MailOutSettings()
+    inbound: MailInSettings = MailInSettings()
+
+
+class NumberSettings(BaseModel):
+    quarantine_days: int = Field(
+        30, description="Days a released Reply Number rests before another account gets it."
+    )
+
+
 class Settings(BaseSettings):
     """Everything smsbridge can be told; see docs/configuration.md."""
 
@@ -103,6 +182,8 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     billing: BillingSettings = BillingSettings()
     api: ApiSettings = ApiSettings()
+    mail: MailSettings = MailSettings()
+    numbers: NumberSettings = NumberSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,5 +1,6 @@
 """SMS Works v1 routes: thin handlers that parse, call a service and shape the reply."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
@@ -34,8 +35,8 @@ class Unauthorized(ServiceError):
         super().__init__(401, "UNAUTHORIZED", message)
 
 
-def build_router(accounts: AccountService, messages: MessageService) -> APIRouter:
-    router = APIRouter(prefix="/v1", responses=ERRORS)
+def account_dependency(accounts: AccountService) -> Callable[..., str]:
+    """The FastAPI dependency that turns the Authorization header into an account id."""
 
     def account_id(authorization: Annotated[str | None, Header()] = None) -> str:
         if not authorization:
@@ -47,6 +48,11 @@ def build_router(accounts: AccountService, messages: MessageService) -> APIRoute
             raise Unauthorized("The API key is unknown or has been revoked.")
         return found
 
+    return account_id
+
+
+def build_router(account_id: Callable[..., str], messages: MessageService) -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=ERRORS)
     Account = Annotated[str, Depends(account_id)]
     IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 

@@ -13,9 +13,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -86,6 +88,10 @@ class ReplyNumber(Base):
     state: Mapped[str] = mapped_column(String(16), default="pool")
     response_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Send the other people on a conversation a copy of each email reply that went out.
+    copy_replies: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Addresses (or @domains) that may always reply by email, besides the conversation's own.
+    authorised_senders: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     added_at: Mapped[datetime]
     assigned_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]
@@ -115,6 +121,8 @@ class Message(Base):
     content: Mapped[str] = mapped_column(Text)
     tag: Mapped[str | None] = mapped_column(String(50))
     response_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set when the message is an email reply in a conversation (Email2SMS).
+    conversation_id: Mapped[str | None] = mapped_column(String(36))
     deliveryreporturl: Mapped[str | None] = mapped_column(Text)
     metadata_json: Mapped[Any] = mapped_column("metadata", JSON, nullable=True)
     ttl: Mapped[int | None]
@@ -160,10 +168,97 @@ class InboundMessage(Base):
     carrier_ref: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="UNREAD")
     received_at: Mapped[datetime]
+    conversation_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # Who the SMS was emailed to (empty: kept in the inbox only) and that email's row.
+    emailed_to: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    email_id: Mapped[str | None] = mapped_column(String(36))
 
     __table_args__ = (
         Index("ix_inbound_messages_account_id_received_at", "account_id", "received_at"),
     )
+
+
+class Conversation(Base):
+    """One customer's thread with one Reply Number of one account."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    reply_number: Mapped[str] = mapped_column(String(20))
+    customer: Mapped[str] = mapped_column(String(20))
+    # Bumping the version revokes every reply address issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Numbers each email of the thread, for unique Message-IDs.
+    email_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("account_id", "reply_number", "customer"),)
+
+
+class OutboundEmail(Base):
+    """An email we send (a forwarded SMS, a copy, a bounce): queued like an SMS."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    conversation_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    envelope_sender: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    # Lower-cased first recipient: lets the bounce limit count per address with one query.
+    first_recipient: Mapped[str | None] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    # The exact bytes to send, fixed at enqueue time: a retry sends the same Message-ID.
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ready_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_emails_status_ready_at", "status", "ready_at"),)
+
+
+class InboundEmail(Base):
+    """An email our SMTP/LMTP server or HTTP endpoint accepted: committed before the 250."""
+
+    __tablename__ = "inbound_emails"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    envelope_sender: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    peer: Mapped[str | None] = mapped_column(String(64))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # received -> processing -> sent (an SMS went out) | refused (bounced) | ignored (auto-reply)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    account_id: Mapped[str | None] = mapped_column(String(36))
+    conversation_id: Mapped[str | None] = mapped_column(String(36))
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    received_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_inbound_emails_status_received_at", "status", "received_at"),)
+
+
+class GatewaySecret(Base):
+    """Secrets the gateway generates for itself (so every process shares them)."""
+
+    __tablename__ = "gateway_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class CreditEntry(Base):

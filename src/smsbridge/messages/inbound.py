@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from smsbridge.carriers.base import InboundSms
 from smsbridge.clock import Clock
@@ -11,11 +14,16 @@ from smsbridge.db.engine import Database
 from smsbridge.db.models import InboundMessage, ReplyNumber
 from smsbridge.ids import new_id
 
+# Called in the storing transaction, so routing (e.g. queueing the forwarded email) commits
+# with the SMS or not at all.
+OnStored = Callable[[Session, InboundMessage], None]
+
 
 class InboundService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, on_stored: OnStored | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._on_stored = on_stored
 
     def receive(self, sms: InboundSms) -> str:
         """Commit the SMS and return its id; a redelivery of the same carrier id is a no-op."""
@@ -45,6 +53,9 @@ class InboundService:
                     received_at=sms.received_at,
                 )
                 session.add(message)
+                if self._on_stored is not None:
+                    session.flush()
+                    self._on_stored(session, message)
                 return message.id
         except IntegrityError:
             # Lost a race with the same redelivery on PostgreSQL: the other copy is stored.

@@ -53,22 +53,41 @@ class MessageService:
             raise Invalid("MISSING_SCHEDULE", "A scheduled message needs a schedule date-time.")
 
         def act(session: Session, now: datetime) -> dict[str, Any]:
-            policy = self._policy(session, account_id)
-            common = self._common(request, policy, now)
-            priced = price_destination(request.destination, common, policy)
-            message_id = new_id()
-            ledger.debit(session, account_id, priced.credits_milli, now, message_id=message_id)
-            row = _message_row(message_id, account_id, None, common, priced, request, now)
-            session.execute(insert(Message), [row])
-            if common.schedule is not None:
-                return {"messageid": message_id, "status": Status.SCHEDULED.value}
-            return {
-                "messageid": message_id,
-                "status": Status.ACCEPTED.value,
-                "credits": to_credits(priced.credits_milli),
-            }
+            return self.queue_in(session, account_id, request, now)
 
         return self._idempotent(account_id, idempotency_key, "message", request, act)
+
+    def queue_in(
+        self,
+        session: Session,
+        account_id: str,
+        request: MessageIn,
+        now: datetime,
+        *,
+        conversation_id: str | None = None,
+        max_segments: int | None = None,
+    ) -> dict[str, Any]:
+        """Check, price, debit and queue one message inside the caller's transaction."""
+        policy = self._policy(session, account_id)
+        common = self._common(request, policy, now)
+        if max_segments is not None and common.segments > max_segments:
+            raise Invalid(
+                "TOO_MANY_SEGMENTS",
+                f"The text needs {common.segments} SMS segments; the most is {max_segments}.",
+            )
+        priced = price_destination(request.destination, common, policy)
+        message_id = new_id()
+        ledger.debit(session, account_id, priced.credits_milli, now, message_id=message_id)
+        row = _message_row(message_id, account_id, None, common, priced, request, now)
+        row["conversation_id"] = conversation_id
+        session.execute(insert(Message), [row])
+        if common.schedule is not None:
+            return {"messageid": message_id, "status": Status.SCHEDULED.value}
+        return {
+            "messageid": message_id,
+            "status": Status.ACCEPTED.value,
+            "credits": to_credits(priced.credits_milli),
+        }
 
     def send_batch(
         self,
@@ -411,6 +430,7 @@ def _message_row(
         "content": common.content,
         "tag": common.tag,
         "response_emails": common.response_emails,
+        "conversation_id": None,
         "deliveryreporturl": common.deliveryreporturl,
         "metadata_json": request.metadata,
         "ttl": request.ttl,
