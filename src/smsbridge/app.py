@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -192,9 +193,13 @@ class Gateway:
                     log_level="info",
                     access_log=False,
                 )
-                await uvicorn.Server(config).serve()
+                server = _Server(config)
+                _on_stop_signal(server.request_exit)
+                await server.serve()
             else:
-                await _wait_for_signal()
+                done = asyncio.Event()
+                _on_stop_signal(done.set)
+                await done.wait()
         finally:
             stop.set()
             if mail_server is not None:
@@ -208,11 +213,19 @@ class Gateway:
             self.db.dispose()
 
 
-async def _wait_for_signal() -> None:
-    import signal
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: after a graceful stop it re-raises SIGTERM,
+    which would kill the process before the workers and the mail server shut down."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+
+
+def _on_stop_signal(callback: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
-    done = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, done.set)
-    await done.wait()
+        loop.add_signal_handler(sig, callback)

@@ -419,6 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Migrations run before most commands; their INFO lines would bury the command's output.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiosmtpd logs every SMTP command at INFO; keep its warnings only.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
