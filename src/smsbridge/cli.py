@@ -32,6 +32,8 @@ def _gateway(args: argparse.Namespace) -> Any:
     from smsbridge.app import Gateway
 
     gateway = Gateway(_settings(args))
+    # main() disposes of it: a command must not leave database connections to the collector.
+    args.opened.append(gateway)
     if gateway.settings.database.auto_migrate:
         gateway.migrate()
     return gateway
@@ -64,6 +66,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from smsbridge.db.migrate import current_revision
 
     gateway = Gateway(_settings(args))
+    args.opened.append(gateway)
     gateway.migrate()
     revision = current_revision(gateway.settings.database.url)
     _emit(args, {"revision": revision}, f"database at revision {revision}")
@@ -423,6 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.opened = []
     try:
         result: int = args.handler(args)
         return result
@@ -435,3 +439,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        for gateway in args.opened:
+            gateway.db.dispose()

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,12 +17,17 @@ ENV_PREFIX = "SMSBRIDGE_"
 ENV_NESTED_DELIMITER = "__"
 
 
-class HttpSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt option must fail loudly at start, not silently keep its default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class HttpSettings(_Section):
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     port: int = Field(8080, description="Port the HTTP API listens on.")
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Section):
     url: str = Field(
         "sqlite:///data/smsbridge.db",
         description=(
@@ -33,7 +38,7 @@ class DatabaseSettings(BaseModel):
     auto_migrate: bool = Field(True, description="Apply pending migrations when `serve` starts.")
 
 
-class SimulatorSettings(BaseModel):
+class SimulatorSettings(_Section):
     receipt_delay_seconds: float = Field(
         1.0, description="Delay before the simulated carrier reports delivery."
     )
@@ -45,14 +50,14 @@ class SimulatorSettings(BaseModel):
     )
 
 
-class CarrierSettings(BaseModel):
+class CarrierSettings(_Section):
     kind: Literal["simulator"] = Field(
         "simulator", description="Which carrier adapter sends SMS (only `simulator` so far)."
     )
     simulator: SimulatorSettings = SimulatorSettings()
 
 
-class PipelineSettings(BaseModel):
+class PipelineSettings(_Section):
     workers: int = Field(1, description="Outbound worker tasks in this process.")
     batch_size: int = Field(500, description="Messages one worker claims per round.")
     poll_interval_seconds: float = Field(
@@ -67,7 +72,7 @@ class PipelineSettings(BaseModel):
     )
 
 
-class BillingSettings(BaseModel):
+class BillingSettings(_Section):
     home_region: str = Field(
         "GB", description="ISO country of the gateway: national numbers and domestic rates."
     )
@@ -80,7 +85,7 @@ class BillingSettings(BaseModel):
     )
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     max_schedule_days: int = Field(
         90, description="How far ahead a message may be scheduled, in days."
     )
@@ -88,7 +93,7 @@ class ApiSettings(BaseModel):
     max_content_length: int = Field(1280, description="Most characters in one message.")
 
 
-class MailOutSettings(BaseModel):
+class MailOutSettings(_Section):
     transport: Literal["maildir", "smtp"] = Field(
         "maildir", description="How email leaves: a local maildir, or an SMTP relay."
     )
@@ -109,7 +114,7 @@ class MailOutSettings(BaseModel):
     poll_interval_seconds: float = Field(0.5, description="Idle wait of the email sender.")
 
 
-class MailInSettings(BaseModel):
+class MailInSettings(_Section):
     smtp_enabled: bool = Field(True, description="Run the built-in SMTP (or LMTP) server.")
     smtp_host: str = Field("127.0.0.1", description="Address the mail server listens on.")
     smtp_port: int = Field(2525, description="Port the mail server listens on.")
@@ -143,7 +148,7 @@ class MailInSettings(BaseModel):
     )
 
 
-class MailSettings(BaseModel):
+class MailSettings(_Section):
     domain: str = Field(
         "smsbridge.localhost",
         description="The gateway's mail domain: From and per-conversation Reply-To addresses.",
@@ -161,7 +166,7 @@ class MailSettings(BaseModel):
     inbound: MailInSettings = MailInSettings()
 
 
-class NumberSettings(BaseModel):
+class NumberSettings(_Section):
     quarantine_days: int = Field(
         30, description="Days a released Reply Number rests before another account gets it."
     )

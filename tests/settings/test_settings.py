@@ -1,0 +1,43 @@
+"""Settings: defaults, the TOML file, environment overrides, and docs that stay true."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smsbridge.settings import Settings, describe_settings, load_settings
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_embedded_defaults():
+    settings = Settings()
+    assert settings.database.url.startswith("sqlite:///data/")
+    assert settings.carrier.kind == "simulator"
+    assert settings.mail.out.transport == "maildir"
+    assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8080)
+
+
+def test_toml_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "smsbridge.toml"
+    path.write_text('[http]\nport = 9000\nhost = "0.0.0.0"\n[mail]\ndomain = "a.test"\n')
+    monkeypatch.setenv("SMSBRIDGE_HTTP__PORT", "9100")
+    settings = load_settings(path)
+    assert settings.http.port == 9100  # the environment wins
+    assert settings.http.host == "0.0.0.0"  # the file beats the default
+    assert settings.mail.domain == "a.test"
+
+
+def test_unknown_setting_in_file_is_an_error(tmp_path: Path):
+    path = tmp_path / "smsbridge.toml"
+    path.write_text("[http]\nprot = 9000\n")
+    with pytest.raises(ValueError, match="prot"):
+        load_settings(path)
+
+
+def test_every_setting_is_documented_with_its_default():
+    text = DOCS.read_text(encoding="utf-8")
+    for row in describe_settings(Settings()):
+        assert f"`{row['env']}`" in text, f"{row['name']} is missing from {DOCS.name}"
+        assert row["description"], f"{row['name']} has no description"
