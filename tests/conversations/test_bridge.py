@@ -43,6 +43,12 @@ def test_without_responseemail_the_numbers_default_gets_it(bridge, acme):
     customer_texts(bridge, acme["number"], "Hello?", "in-1")
     [forward] = sent_emails(bridge, "forward")
     assert forward["To"] == "team@acme.example"
+    [listed] = bridge.messages.inbox(acme["account_id"], _query())
+    assert listed["emailedto"] == ["team@acme.example"]
+    assert listed["emailstatus"] == "queued"
+    pump(bridge)
+    [listed] = bridge.messages.inbox(acme["account_id"], _query())
+    assert listed["emailstatus"] == "sent"
 
 
 def test_without_any_address_the_sms_waits_in_the_inbox(bridge, acme):

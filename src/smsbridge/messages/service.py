@@ -16,7 +16,15 @@ from smsbridge.clock import Clock
 from smsbridge.credits import ledger
 from smsbridge.credits.pricing import RateTable, to_credits
 from smsbridge.db.engine import Database
-from smsbridge.db.models import Account, Batch, IdempotencyKey, InboundMessage, Message, ReplyNumber
+from smsbridge.db.models import (
+    Account,
+    Batch,
+    IdempotencyKey,
+    InboundMessage,
+    Message,
+    OutboundEmail,
+    ReplyNumber,
+)
 from smsbridge.errors import Invalid, NotFound, ServiceError
 from smsbridge.ids import new_id
 from smsbridge.messages.schemas import BatchIn, MessageIn, QueryIn
@@ -372,7 +380,19 @@ class MessageService:
             .limit(query.limit)
         )
         with self._db.read() as session:
-            return [inbound_view(m) for m in session.scalars(statement)]
+            rows = list(session.scalars(statement))
+            email_ids = [m.email_id for m in rows if m.email_id]
+            emails = (
+                {
+                    e.id: e
+                    for e in session.scalars(
+                        select(OutboundEmail).where(OutboundEmail.id.in_(email_ids))
+                    )
+                }
+                if email_ids
+                else {}
+            )
+            return [inbound_view(m, emails.get(m.email_id or "")) for m in rows]
 
     def balance(self, account_id: str) -> float:
         with self._db.read() as session:
@@ -487,7 +507,8 @@ def message_view(message: Message) -> dict[str, Any]:
     }
 
 
-def inbound_view(message: InboundMessage) -> dict[str, Any]:
+def inbound_view(message: InboundMessage, email: OutboundEmail | None = None) -> dict[str, Any]:
+    """An inbound SMS, with where it was emailed and how that went (queued/sent/failed)."""
     return {
         "messageid": message.id,
         "id": message.id,
@@ -499,6 +520,9 @@ def inbound_view(message: InboundMessage) -> dict[str, Any]:
         "status": message.status,
         "created": _iso(message.received_at),
         "modified": _iso(message.received_at),
+        "emailedto": list(message.emailed_to or []),
+        "emailstatus": email.status if email is not None else None,
+        "emailerror": email.last_error if email is not None else None,
     }
 
 
