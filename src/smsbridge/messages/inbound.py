@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -39,7 +40,8 @@ class InboundService:
                         ReplyNumber.number == sms.recipient, ReplyNumber.state == "assigned"
                     )
                 )
-                words = sms.content.split()
+                # The keyword is the first word, as SMS Works reports it: letters and digits.
+                words = [w for w in (re.sub(r"\W", "", w) for w in sms.content.split()) if w]
                 message = InboundMessage(
                     id=new_id(),
                     # None: a number nobody holds. Kept (and visible to operators), never lost.

@@ -32,6 +32,7 @@ ESM_INTERMEDIATE_NOTIFICATION: Final = 0x20
 _CONCAT_UDH_PREFIX: Final = b"\x05\x00\x03"
 # 6 UDH octets are 48 bits; one fill bit brings the first septet to bit 49 = 7 septets.
 _CONCAT_UDH_FILL_BITS: Final = 1
+_CR_SEPTET: Final = b"\x0d"
 
 # C-Octet String sizes from the spec, which count the terminating NUL (so "max 16" is 15
 # characters). schedule_delivery_time, validity_period and final_date are "1 or 17": empty, or
@@ -1055,6 +1056,15 @@ def source_ton_npi(address: str) -> tuple[int, int]:
     return 5, 0
 
 
+def _pad_with_cr(septets: bytes, fill_bits: int) -> bytes:
+    # Packed, a message that leaves 7 spare bits in its last octet reads as one septet longer,
+    # and SMPP has no septet count to say otherwise: TS 23.038 section 6.1.2.3.1 has the sender
+    # fill those bits with CR, which receivers drop, rather than zeros, which read as '@'.
+    if (fill_bits + 7 * len(septets)) % 8 == 1:
+        return septets + _CR_SEPTET
+    return septets
+
+
 def submit_parts(
     text: str,
     *,
@@ -1083,7 +1093,8 @@ def submit_parts(
     octets + 153 septets = 159 octets, over the 140 of one SMS but within short_message's 254,
     and that is standard practice for data_coding 0. With `gsm7_packed` the septets are packed
     here instead: after the 6-octet UDH one fill bit puts the first septet on a septet boundary,
-    and every short_message stays within 140 octets. UCS-2 parts are at most 6 + 134 octets.
+    and every short_message stays within 140 octets (a part that would end in 7 spare bits gets
+    a CR septet there, as TS 23.038 asks). UCS-2 parts are at most 6 + 134 octets.
 
     `source_ton`/`source_npi` default to `source_ton_npi(source)`; `registered_delivery` asks
     for a receipt on final success or failure.
@@ -1100,14 +1111,10 @@ def submit_parts(
     submits: list[SubmitSm] = []
     for seq, part in enumerate(segments.parts, start=1):
         payload = encode_part(part, segments.encoding)
-        if total == 1:
-            udh = b""
-            if gsm7 and gsm7_packed:
-                payload = pack_septets(payload)
-        else:
-            udh = _CONCAT_UDH_PREFIX + bytes((reference, total, seq))
-            if gsm7 and gsm7_packed:
-                payload = pack_septets(payload, fill_bits=_CONCAT_UDH_FILL_BITS)
+        udh = b"" if total == 1 else _CONCAT_UDH_PREFIX + bytes((reference, total, seq))
+        if gsm7 and gsm7_packed:
+            fill_bits = _CONCAT_UDH_FILL_BITS if udh else 0
+            payload = pack_septets(_pad_with_cr(payload, fill_bits), fill_bits)
         submits.append(
             SubmitSm(
                 service_type=service_type,
