@@ -181,6 +181,8 @@ class Gateway:
                 "SMSBRIDGE_HTTP__PORT": str(self.port),
                 "SMSBRIDGE_CARRIER__SIMULATOR__RECEIPT_DELAY_SECONDS": str(receipt_delay),
                 "SMSBRIDGE_PIPELINE__BATCH_SIZE": str(batch_size),
+                # The built-in mail server is not measured; its own port avoids clashes.
+                "SMSBRIDGE_MAIL__INBOUND__SMTP_PORT": str(free_port()),
             }
         )
         self.env = env

@@ -166,6 +166,21 @@ class MailSettings(_Section):
     inbound: MailInSettings = MailInSettings()
 
 
+class WebhookSettings(_Section):
+    retry_hours: float = Field(
+        24.0, description="How long a webhook that fails is retried before it is given up."
+    )
+    timeout_seconds: float = Field(10.0, description="Per-request timeout of a webhook POST.")
+    poll_interval_seconds: float = Field(0.5, description="Idle wait of the webhook sender.")
+    allow_private_addresses: bool = Field(
+        False,
+        description=(
+            "Allow webhook URLs on loopback and private networks (off: an account cannot make "
+            "the gateway probe its own network)."
+        ),
+    )
+
+
 class NumberSettings(_Section):
     quarantine_days: int = Field(
         30, description="Days a released Reply Number rests before another account gets it."
@@ -189,6 +204,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     mail: MailSettings = MailSettings()
     numbers: NumberSettings = NumberSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @classmethod
     def settings_customise_sources(

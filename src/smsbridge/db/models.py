@@ -66,6 +66,12 @@ class Account(Base):
     allow_domestic: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_international: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    # Signs every webhook we POST for this account (HMAC-SHA256), so receivers can trust it.
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # Used when a message has no deliveryreporturl of its own.
+    default_deliveryreporturl: Mapped[str | None] = mapped_column(Text)
+    # Where inbound SMS are POSTed (besides any email forwarding).
+    inbound_webhook_url: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKey(Base):
@@ -249,6 +255,64 @@ class InboundEmail(Base):
     processed_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_inbound_emails_status_received_at", "status", "received_at"),)
+
+
+class WebhookDelivery(Base):
+    """One event POSTed to an account's URL: a status change or an inbound SMS. Its id is the
+    stable event id receivers use to ignore duplicates."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # queued, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ready_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_webhook_deliveries_status_ready_at", "status", "ready_at"),)
+
+
+class CarrierPart(Base):
+    """One submitted part of a long message, with the carrier's id for it: receipts come per
+    part, and the message is final once every part is."""
+
+    __tablename__ = "carrier_parts"
+
+    carrier_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36), index=True)
+    part_index: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str | None] = mapped_column(String(16))
+    code: Mapped[int | None]
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class InboundPart(Base):
+    """A part of a long inbound SMS, kept until its siblings arrive (or time runs out)."""
+
+    __tablename__ = "inbound_parts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # connector + source + destination + reference + total: which message the part belongs to.
+    group_key: Mapped[str] = mapped_column(String(200), index=True)
+    part_number: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(20))
+    data_coding: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    carrier_ref: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("group_key", "part_number"),)
 
 
 class GatewaySecret(Base):

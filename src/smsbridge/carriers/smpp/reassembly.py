@@ -97,7 +97,7 @@ def text_codec(data_coding: int) -> str | None:
     so its general (0x10-0x1F), message-waiting (0xC0-0xEF) and class (0xF0-0xFF) groups are
     read too. 2, 4, compressed text and anything else stay binary.
     """
-    smpp = {
+    smpp: dict[int, str] = {
         DataCoding.SMSC_DEFAULT: _GSM7,
         DataCoding.IA5: "ascii",
         DataCoding.LATIN1: "latin-1",
@@ -256,14 +256,14 @@ def join_parts(parts: Iterable[Part]) -> str | bytes:
             run.clear()
 
     for sequence in range(1, total + 1):
-        part = by_sequence.get(sequence)
-        if part is None:
+        present = by_sequence.get(sequence)
+        if present is None:
             flush()
             pieces.append(MISSING_PART.format(sequence=sequence, total=total))
             continue
-        if run and text_codec(run[-1].data_coding) != text_codec(part.data_coding):
+        if run and text_codec(run[-1].data_coding) != text_codec(present.data_coding):
             flush()
-        run.append(part)
+        run.append(present)
     flush()
     return "".join(pieces)
 
