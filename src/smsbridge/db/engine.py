@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,11 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # SQLite has one writer; its busy handler sleeps and retries, so under load some
+        # writers lose again and again. Queueing our own writers on a lock keeps them in order.
+        self._write_lock: contextlib.AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 directory = os.path.dirname(os.path.abspath(parsed.database))
@@ -37,7 +43,11 @@ class Database:
         Taking the lock at BEGIN (BEGIN IMMEDIATE) means two writers never both read, then
         collide on upgrade with SQLITE_BUSY mid-transaction; the second simply waits.
         """
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with (
+            self._write_lock,
+            Session(self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextlib.contextmanager

@@ -308,12 +308,11 @@ class Pipeline:
                     .values(status=receipt.status.value, modified=now)
                 )
         if delivered:
-            # The common case, done as one executemany rather than a statement per message.
+            # The common case: every row gets the same values, so one set-based UPDATE.
             session.execute(
-                _messages.update()
-                .where(_messages.c.id == bindparam("b_id"))
-                .values(status=Status.DELIVERED.value, state=State.FINAL.value, modified=now),
-                delivered,
+                update(Message)
+                .where(Message.id.in_([d["b_id"] for d in delivered]))
+                .values(status=Status.DELIVERED.value, state=State.FINAL.value, modified=now)
             )
         return set(rows)
 
@@ -337,6 +336,9 @@ class Pipeline:
         return len(refs)
 
     def _apply_orphans(self, session: Session, refs: list[str]) -> None:
+        # Orphans are rare; a probe of the (usually empty) table is cheaper than the IN lookup.
+        if session.scalar(select(OrphanReceipt.carrier_ref).limit(1)) is None:
+            return
         orphans = list(
             session.scalars(select(OrphanReceipt).where(OrphanReceipt.carrier_ref.in_(refs)))
         )

@@ -12,7 +12,6 @@ from alembic import op
 
 import smsbridge.db.models
 
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
