@@ -211,3 +211,37 @@ def test_orphan_left_by_a_race_is_reconciled(gateway: Gateway, funded_account):
     assert gateway.pipeline.reconcile_orphans() == 1
     assert status_of(gateway, message_id) == ("DELIVERED", "final")
     assert gateway.pipeline.reconcile_orphans() == 0
+
+
+def test_long_message_is_final_when_every_part_is(gateway: Gateway, funded_account):
+    [message_id] = queue(gateway, funded_account)
+    gateway.pipeline.claim("w1", 10)
+    gateway.pipeline.record(
+        "w1", [SubmitResult(message_id, carrier_ref="p1", part_refs=("p1", "p2", "p3"))]
+    )
+    assert status_of(gateway, message_id) == ("SENT", "submitted")
+    gateway.pipeline.apply_receipts([Receipt("p1", Status.DELIVERED)])
+    gateway.pipeline.apply_receipts([Receipt("p3", Status.DELIVERED)])
+    assert status_of(gateway, message_id) == ("SENT", "submitted")  # one part still out
+    gateway.pipeline.apply_receipts([Receipt("p2", Status.DELIVERED)])
+    assert status_of(gateway, message_id) == ("DELIVERED", "final")
+
+
+def test_one_failed_part_fails_the_message_and_refunds(gateway: Gateway, funded_account):
+    [message_id] = queue(gateway, funded_account)
+    gateway.pipeline.claim("w1", 10)
+    gateway.pipeline.apply_receipts([Receipt("q2", Status.UNDELIVERABLE, 1, "absent")])  # early
+    gateway.pipeline.record(
+        "w1", [SubmitResult(message_id, carrier_ref="q1", part_refs=("q1", "q2"))]
+    )
+    assert status_of(gateway, message_id) == ("UNDELIVERABLE", "final")
+    assert gateway.messages.balance(funded_account["account_id"]) == 100
+
+
+def test_submit_in_doubt_is_neither_resent_nor_failed(gateway: Gateway, funded_account):
+    [message_id] = queue(gateway, funded_account)
+    gateway.pipeline.claim("w1", 10)
+    gateway.pipeline.record("w1", [SubmitResult(message_id, in_doubt=True)])
+    assert status_of(gateway, message_id) == ("UNKNOWN", "in_doubt")
+    assert asyncio.run(gateway.pipeline.run_once("w2")) == 0
+    assert gateway.messages.balance(funded_account["account_id"]) == 99

@@ -26,16 +26,20 @@ def test_request_configure_and_release(client: TestClient, gateway: Gateway, acc
     assert empty.json()["code"] == "POOL_EMPTY"
 
     gateway.numbers.add_to_pool(["447700900001"])
-    got = client.post("/v1/replynumbers", json={"responseemail": ["team@acme.example"]},
-                      headers=headers)
+    got = client.post(
+        "/v1/replynumbers", json={"responseemail": ["team@acme.example"]}, headers=headers
+    )
     assert got.status_code == 200, got.text
     assert got.json()["number"] == "447700900001"
     assert got.json()["responseemail"] == ["team@acme.example"]
 
     updated = client.put(
         "/v1/replynumbers/447700900001",
-        json={"tags": ["support", "uk"], "copyreplies": False,
-              "authorisedsenders": ["@acme.example"]},
+        json={
+            "tags": ["support", "uk"],
+            "copyreplies": False,
+            "authorisedsenders": ["@acme.example"],
+        },
         headers=headers,
     )
     assert updated.status_code == 200, updated.text

@@ -32,6 +32,12 @@ class SubmitResult:
     message_id: str
     carrier_ref: str | None = None
     error: SubmitError | None = None
+    # A long message sent as several parts: the carrier's id of each part, in order
+    # (carrier_ref is the first). Receipts arrive per part.
+    part_refs: tuple[str, ...] = ()
+    # The submit was written but the connection died before the answer: the carrier may or
+    # may not have it, so it must be neither resent blindly nor called failed.
+    in_doubt: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from smsbridge.carriers.base import Carrier, InboundSms, Receipt, Submission, Su
 from smsbridge.clock import Clock
 from smsbridge.credits import ledger
 from smsbridge.db.engine import Database
-from smsbridge.db.models import Message, OrphanReceipt
+from smsbridge.db.models import CarrierPart, Message, OrphanReceipt
 from smsbridge.messages.inbound import InboundService
 from smsbridge.messages.status import FINAL_STATUSES, REFUNDED_STATUSES, State, Status
 from smsbridge.settings import PipelineSettings
@@ -166,9 +166,31 @@ class Pipeline:
 
     def record(self, worker: str, results: Sequence[SubmitResult]) -> None:
         now = self._clock.now()
-        accepted = [r for r in results if r.carrier_ref is not None and r.error is None]
-        failed = [r for r in results if r.error is not None]
+        ok = [r for r in results if r.carrier_ref is not None and r.error is None]
+        accepted = [r for r in ok if len(r.part_refs) <= 1 and not r.in_doubt]
+        in_parts = [r for r in ok if len(r.part_refs) > 1 and not r.in_doubt]
+        failed = [r for r in results if r.error is not None and not r.in_doubt]
+        in_doubt = [r for r in results if r.in_doubt]
         with self._db.write() as session:
+            if in_parts:
+                self._record_parts(session, worker, in_parts, now)
+            if in_doubt:
+                session.execute(
+                    update(Message)
+                    .where(
+                        Message.id.in_([r.message_id for r in in_doubt]),
+                        Message.state == State.SUBMITTING.value,
+                        Message.claimed_by == worker,
+                    )
+                    .values(
+                        state=State.IN_DOUBT.value,
+                        status=Status.UNKNOWN.value,
+                        modified=now,
+                        failure_detail="The connection to the carrier dropped after the submit "
+                        "was sent and before it was answered: the carrier may or may not have "
+                        "it. Not resent automatically, to avoid a duplicate SMS.",
+                    )
+                )
             if accepted:
                 session.execute(
                     _messages.update()
@@ -189,6 +211,36 @@ class Pipeline:
             for result in failed:
                 assert result.error is not None
                 self._fail_submit(session, worker, result, now)
+
+    def _record_parts(
+        self, session: Session, worker: str, results: Sequence[SubmitResult], now: datetime
+    ) -> None:
+        """A long message: its carrier ids live per part; the message has none of its own, so
+        a receipt for one part can never finish the whole message."""
+        claimed = set(
+            session.scalars(
+                select(Message.id).where(
+                    Message.id.in_([r.message_id for r in results]),
+                    Message.state == State.SUBMITTING.value,
+                    Message.claimed_by == worker,
+                )
+            )
+        )
+        rows: list[dict[str, object]] = [
+            {"carrier_ref": ref, "message_id": r.message_id, "part_index": index}
+            for r in results
+            if r.message_id in claimed
+            for index, ref in enumerate(r.part_refs)
+        ]
+        if not rows:
+            return
+        session.execute(insert(CarrierPart), rows)
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(claimed))
+            .values(state=State.SUBMITTED.value, status=Status.SENT.value, modified=now)
+        )
+        self._apply_orphans(session, [str(row["carrier_ref"]) for row in rows])
 
     def _fail_submit(
         self, session: Session, worker: str, result: SubmitResult, now: datetime
@@ -282,6 +334,8 @@ class Pipeline:
                 ).where(Message.carrier_ref.in_(refs))
             )
         }
+        missing = [r for r in receipts if r.carrier_ref not in rows]
+        part_known = self._apply_parts(session, missing, now) if missing else set()
         delivered: list[dict[str, Any]] = []
         for receipt in receipts:
             row = rows.get(receipt.carrier_ref)
@@ -314,7 +368,57 @@ class Pipeline:
                 .where(Message.id.in_([d["b_id"] for d in delivered]))
                 .values(status=Status.DELIVERED.value, state=State.FINAL.value, modified=now)
             )
-        return set(rows)
+        return set(rows) | part_known
+
+    def _apply_parts(
+        self, session: Session, receipts: Sequence[Receipt], now: datetime
+    ) -> set[str]:
+        """Receipts for parts of long messages: a message is final once every part is (or at
+        the first part that failed for good)."""
+        parts = {
+            p.carrier_ref: p
+            for p in session.scalars(
+                select(CarrierPart).where(
+                    CarrierPart.carrier_ref.in_([r.carrier_ref for r in receipts])
+                )
+            )
+        }
+        touched: set[str] = set()
+        for receipt in receipts:
+            part = parts.get(receipt.carrier_ref)
+            if part is None or receipt.status not in FINAL_STATUSES:
+                continue
+            part.status, part.code, part.detail = receipt.status.value, receipt.code, receipt.detail
+            touched.add(part.message_id)
+        session.flush()
+        for message_id in touched:
+            message = session.get(Message, message_id)
+            if message is None or message.state == State.FINAL.value:
+                continue
+            siblings = list(
+                session.scalars(select(CarrierPart).where(CarrierPart.message_id == message_id))
+            )
+            failed = [p for p in siblings if p.status and p.status != Status.DELIVERED.value]
+            if failed:
+                worst = failed[0]
+                self._finish(
+                    session,
+                    message.id,
+                    message.account_id,
+                    message.credits_milli,
+                    Status(worst.status or Status.UNKNOWN.value),
+                    now,
+                    code=worst.code,
+                    detail=f"part {worst.part_index + 1} of {len(siblings)}: {worst.detail or ''}",
+                    permanent=True,
+                )
+            elif all(p.status == Status.DELIVERED.value for p in siblings):
+                message.status, message.state, message.modified = (
+                    Status.DELIVERED.value,
+                    State.FINAL.value,
+                    now,
+                )
+        return set(parts)
 
     def reconcile_orphans(self, limit: int = 1000) -> int:
         """Apply receipts stored as orphans whose message has since got its carrier id.
@@ -328,6 +432,12 @@ class Pipeline:
                 session.scalars(
                     select(OrphanReceipt.carrier_ref)
                     .join(Message, Message.carrier_ref == OrphanReceipt.carrier_ref)
+                    .limit(limit)
+                )
+            ) + list(
+                session.scalars(
+                    select(OrphanReceipt.carrier_ref)
+                    .join(CarrierPart, CarrierPart.carrier_ref == OrphanReceipt.carrier_ref)
                     .limit(limit)
                 )
             )

@@ -492,14 +492,14 @@ def texts_of(submits: list[SubmitSm], encoding: Encoding) -> list[str]:
     return texts
 
 
-def parts(text: str, **kwargs: bool) -> list[SubmitSm]:
+def parts(text: str, *, gsm7_packed: bool = False) -> list[SubmitSm]:
     return submit_parts(
         text,
         source="Acme",
         destination="447700900123",
         registered_delivery=True,
         reference=0x2A,
-        **kwargs,
+        gsm7_packed=gsm7_packed,
     )
 
 

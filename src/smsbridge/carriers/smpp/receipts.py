@@ -99,7 +99,8 @@ def _key_name(raw: str) -> str:
 def parse_receipt_text(text: str) -> ReceiptText:
     """Split receipt text into its fields, tolerating case, spacing and missing fields.
 
-    Each field runs to the next key; "text" runs to the end, so key-like words inside the
+    A field's value is the first word between its key and the next key, so stray words an
+    SMSC adds do not end up in an id; "text" runs to the end, so key-like words inside the
     message excerpt are not read as fields. The first occurrence of a key wins.
     """
     fields: dict[str, str] = {}
@@ -110,7 +111,8 @@ def parse_receipt_text(text: str) -> ReceiptText:
             fields.setdefault(key, text[match.end() :].strip())
             break
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        fields.setdefault(key, text[match.end() : end].strip())
+        words = text[match.end() : end].split(maxsplit=1)
+        fields.setdefault(key, words[0] if words else "")
 
     def get(key: str) -> str | None:
         return fields.get(key) or None
