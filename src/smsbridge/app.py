@@ -67,8 +67,17 @@ class Gateway:
             self.db, self.clock, lambda s, m: self.conversations.on_inbound(s, m)
         )
         self.handsets = Handsets(self.db)
-        self.carrier: Carrier = SimulatedCarrier(self.db, self.clock, settings.carrier.simulator)
+        self.carrier: Carrier = self._carrier()
         self.pipeline = Pipeline(self.db, self.clock, self.carrier, self.inbound, settings.pipeline)
+
+    def _carrier(self) -> Carrier:
+        if self.settings.carrier.kind == "smpp":
+            from smsbridge.carriers.smpp.carrier import SmppCarrier
+
+            return SmppCarrier(
+                self.db, self.clock, self.settings.carrier.smpp, self.settings.billing.home_region
+            )
+        return SimulatedCarrier(self.db, self.clock, self.settings.carrier.simulator)
 
     @functools.cached_property
     def conversations(self) -> ConversationService:
@@ -145,7 +154,7 @@ class Gateway:
         app.include_router(
             build_inbound_router(self.conversations, inbound.http_secret, inbound.max_message_bytes)
         )
-        app.include_router(health_router())
+        app.include_router(health_router(self.carrier))
         return app
 
     def mail_server(self) -> MailServer:

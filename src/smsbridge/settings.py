@@ -50,11 +50,71 @@ class SimulatorSettings(_Section):
     )
 
 
+IdBase = Literal["text", "hex", "decimal"]
+
+
+class SmppConnectorSettings(_Section):
+    name: str = Field("smsc", description="A name for logs and metrics.")
+    host: str = Field("127.0.0.1", description="SMSC host.")
+    port: int = Field(2775, description="SMSC port.")
+    tls: bool = Field(False, description="Connect with TLS.")
+    tls_verify: bool = Field(True, description="Verify the SMSC's TLS certificate.")
+    system_id: str = Field("", description="Bind system_id (the login).")
+    password: str = Field("", description="Bind password.")
+    system_type: str = Field("", description="Bind system_type.")
+    bind_mode: Literal["transceiver", "transmitter_receiver"] = Field(
+        "transceiver", description="One transceiver bind, or a transmitter and a receiver."
+    )
+    source_ton: int | None = Field(
+        None, description="Source TON; empty: 5 (alphanumeric) or 1 (international) by sender."
+    )
+    source_npi: int | None = Field(None, description="Source NPI; empty: chosen by sender.")
+    dest_ton: int = Field(1, description="Destination TON (1: international).")
+    dest_npi: int = Field(1, description="Destination NPI (1: E.164).")
+    throughput_per_second: float = Field(
+        0.0, description="Most submit_sm per second on this connection (0: no limit)."
+    )
+    window_size: int = Field(10, description="Most submits awaiting an answer at once.")
+    enquire_link_seconds: float = Field(30.0, description="Keep-alive interval.")
+    response_timeout_seconds: float = Field(
+        10.0, description="An answer later than this means the session is dead."
+    )
+    reconnect_min_seconds: float = Field(1.0, description="First wait before reconnecting.")
+    reconnect_max_seconds: float = Field(60.0, description="Longest wait between reconnects.")
+    destinations: list[str] = Field(
+        default_factory=list,
+        description="Which destinations it serves: E.164 prefixes (+44) or countries (GB). "
+        "Empty: all.",
+    )
+    senders: list[str] = Field(
+        default_factory=list, description="Which senders it serves. Empty: all."
+    )
+    gsm7_packed: bool = Field(False, description="Pack GSM-7 septets (most SMSCs want unpacked).")
+    submit_id_base: IdBase = Field(
+        "text", description="How the SMSC writes message ids in submit_sm_resp."
+    )
+    receipt_id_base: IdBase = Field(
+        "text", description="How it writes them in receipts (SMSCs often mix hex and decimal)."
+    )
+
+
+class SmppSettings(_Section):
+    connectors: list[SmppConnectorSettings] = Field(
+        default_factory=list, description="SMPP connections ([[carrier.smpp.connectors]])."
+    )
+    inbound_part_timeout_seconds: float = Field(
+        300.0,
+        description="How long to wait for the missing parts of a long inbound SMS before "
+        "delivering what arrived, marked.",
+    )
+
+
 class CarrierSettings(_Section):
-    kind: Literal["simulator"] = Field(
-        "simulator", description="Which carrier adapter sends SMS (only `simulator` so far)."
+    kind: Literal["simulator", "smpp"] = Field(
+        "simulator", description="Which carrier sends SMS: the simulator or SMPP connectors."
     )
     simulator: SimulatorSettings = SimulatorSettings()
+    smpp: SmppSettings = SmppSettings()
 
 
 class PipelineSettings(_Section):

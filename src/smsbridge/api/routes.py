@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
 from smsbridge.accounts.service import AccountService
@@ -142,11 +143,55 @@ def build_router(account_id: Callable[..., str], messages: MessageService) -> AP
     return router
 
 
-def health_router() -> APIRouter:
+def health_router(carrier: object) -> APIRouter:
+    """Liveness, the carrier's connections, and Prometheus metrics. These carry no account
+    data; like the rest of the API they listen on 127.0.0.1 unless the operator says otherwise.
+    """
     router = APIRouter()
+
+    def connections() -> list[dict[str, Any]]:
+        status = getattr(carrier, "status", None)
+        return list(status()) if callable(status) else []
 
     @router.get("/health", tags=["Utils"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @router.get("/v1/carrier/connections", tags=["Utils"])
+    def carrier_connections() -> dict[str, Any]:
+        """Each SMPP connection: state, binds, submits per second, window in use, errors."""
+        return {"carrier": getattr(carrier, "name", "unknown"), "connections": connections()}
+
+    @router.get("/metrics", tags=["Utils"], response_class=PlainTextResponse)
+    def metrics() -> str:
+        """Prometheus text format."""
+        lines = [
+            "# HELP smsbridge_smpp_up 1 when the connection is bound.",
+            "# TYPE smsbridge_smpp_up gauge",
+        ]
+        rows = connections()
+        for row in rows:
+            lines.append(
+                f'smsbridge_smpp_up{{connection="{row["name"]}"}} '
+                f"{1 if row['state'] == 'bound' else 0}"
+            )
+        for metric, key, kind in (
+            ("smsbridge_smpp_submitted_total", "submitted", "counter"),
+            ("smsbridge_smpp_receipts_total", "receipts", "counter"),
+            ("smsbridge_smpp_inbound_total", "inbound", "counter"),
+            ("smsbridge_smpp_window_in_use", "window_in_use", "gauge"),
+            ("smsbridge_smpp_submits_per_second", "submits_per_second", "gauge"),
+            ("smsbridge_smpp_connects_total", "connects", "counter"),
+        ):
+            lines.append(f"# TYPE {metric} {kind}")
+            lines += [f'{metric}{{connection="{r["name"]}"}} {r[key]}' for r in rows]
+        lines.append("# TYPE smsbridge_smpp_errors_total counter")
+        for row in rows:
+            for code, count in row["errors"].items():
+                lines.append(
+                    f'smsbridge_smpp_errors_total{{connection="{row["name"]}",code="{code}"}} '
+                    f"{count}"
+                )
+        return "\n".join(lines) + "\n"
 
     return router

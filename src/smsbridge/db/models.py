@@ -308,6 +308,8 @@ class InboundPart(Base):
     sender: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(20))
     data_coding: Mapped[int] = mapped_column(Integer)
+    # Packed GSM-7 after a UDH starts after these padding bits.
+    fill_bits: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     carrier_ref: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]

@@ -19,10 +19,11 @@ const FIRST_MESSAGE_ID = 0xabc001; // hex "abc001" vs decimal "11255809": never 
 // The library decodes short_message / message_payload into {message: <text>, udh: [...]}, lossily
 // (unknown GSM bytes become spaces). The peer deals in raw bytes: drop those filters so the
 // fields stay Buffers on the way in and are written as given on the way out.
+// Likewise schedule_delivery_time / validity_period stay the strings the ESME sent, not Dates.
 for (const name of Object.keys(smpp.commands)) {
-  const params = smpp.commands[name].params;
-  if (params && params.short_message) {
-    params.short_message = { type: params.short_message.type };
+  const params = smpp.commands[name].params || {};
+  for (const field of ['short_message', 'schedule_delivery_time', 'validity_period']) {
+    if (params[field]) params[field] = { type: params[field].type };
   }
 }
 delete smpp.tlvs.message_payload.filter;
@@ -306,6 +307,9 @@ function onSubmit(session, pdu) {
     service_type: pdu.service_type,
     esm_class: pdu.esm_class,
     protocol_id: pdu.protocol_id,
+    priority_flag: pdu.priority_flag,
+    schedule_delivery_time: pdu.schedule_delivery_time,
+    validity_period: pdu.validity_period,
     data_coding: pdu.data_coding,
     registered_delivery: pdu.registered_delivery,
     short_message: raw.toString('hex'),
@@ -325,7 +329,7 @@ function onSubmit(session, pdu) {
     responded: false,
     time: new Date().toISOString(),
   };
-  submit.text20 = receiptText(submit, raw);
+  submit.text20 = receiptText(submit, raw.length ? raw : pdu.message_payload || raw);
   records.submits.push(submit);
 
   if (config.drop_after_submits > 0) {

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-25 21:05:25.223204
+Create Date: 2026-11-25 21:09:03.329256
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=20), nullable=False),
         sa.Column("recipient", sa.String(length=20), nullable=False),
         sa.Column("data_coding", sa.Integer(), nullable=False),
+        sa.Column("fill_bits", sa.Integer(), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("carrier_ref", sa.String(length=64), nullable=False),
         sa.Column("received_at", smsbridge.db.models.UTCDateTime(), nullable=False),

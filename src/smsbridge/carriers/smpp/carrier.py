@@ -1,0 +1,277 @@
+"""The SMPP carrier: the carrier port over any number of SMSC connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from smsbridge.carriers.base import (
+    CarrierEvents,
+    InboundSms,
+    Receipt,
+    Submission,
+    SubmitError,
+    SubmitResult,
+)
+from smsbridge.carriers.smpp import pdu as p
+from smsbridge.carriers.smpp.connector import Connector, canonical_id
+from smsbridge.carriers.smpp.reassembly import Part, join_parts, part_from_deliver_sm
+from smsbridge.carriers.smpp.receipts import receipt_from_deliver_sm
+from smsbridge.clock import Clock
+from smsbridge.db.engine import Database
+from smsbridge.db.models import InboundPart
+from smsbridge.numbers.phone import InvalidNumber, normalise_number
+from smsbridge.settings import SmppSettings
+
+log = logging.getLogger(__name__)
+
+# Receipts are committed in small batches (one transaction for many deliver_sm), each
+# deliver_sm answered only after its batch commits.
+RECEIPT_BATCH = 500
+RECEIPT_LINGER_SECONDS = 0.005
+
+
+class SmppCarrier:
+    name = "smpp"
+
+    def __init__(
+        self, db: Database, clock: Clock, settings: SmppSettings, home_region: str
+    ) -> None:
+        if not settings.connectors:
+            raise ValueError("carrier.kind is smpp but no [[carrier.smpp.connectors]] is set")
+        self._db = db
+        self._clock = clock
+        self._settings = settings
+        self._home_region = home_region
+        self._events: CarrierEvents | None = None
+        self.connectors = [
+            Connector(c, self._deliver_handler(c.name, c.receipt_id_base, c.gsm7_packed))
+            for c in settings.connectors
+        ]
+        self._receipts: asyncio.Queue[tuple[Receipt, asyncio.Future[None]]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, events: CarrierEvents) -> None:
+        self._events = events
+        self._tasks = [
+            asyncio.create_task(self._commit_receipts(), name="smpp-receipts"),
+            asyncio.create_task(self._expire_parts(), name="smpp-parts"),
+        ]
+        for connector in self.connectors:
+            connector.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(c.stop() for c in self.connectors))
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- out -------------------------------------------------------------------------------
+
+    async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:
+        return list(await asyncio.gather(*(self._submit_one(s) for s in batch)))
+
+    async def _submit_one(self, submission: Submission) -> SubmitResult:
+        try:
+            region = normalise_number(
+                submission.destination, self._home_region, require_mobile=False
+            ).region
+        except InvalidNumber:
+            region = ""
+        for connector in self.connectors:
+            if connector.serves(submission, region):
+                return await connector.submit(submission)
+        return SubmitResult(
+            submission.message_id,
+            error=SubmitError(True, None, "No SMPP connector serves this destination/sender."),
+        )
+
+    async def lookup(self, message_ids: Sequence[str]) -> dict[str, str | None] | None:
+        # An SMSC can only be asked about ids it gave us; a submit lost in flight has none.
+        return None
+
+    def status(self) -> list[dict[str, Any]]:
+        return [c.snapshot() for c in self.connectors]
+
+    # -- in --------------------------------------------------------------------------------
+
+    def _deliver_handler(self, name: str, id_base: str, packed: bool) -> Any:
+        async def handle(message: p.DeliverSm) -> int:
+            connector = next(c for c in self.connectors if c.name == name)
+            receipt = receipt_from_deliver_sm(message)
+            if receipt is not None:
+                connector.metrics.receipts += 1
+                await self._queue_receipt(
+                    Receipt(
+                        carrier_ref=canonical_id(receipt.message_id, id_base),
+                        status=receipt.status,
+                        code=receipt.error_code,
+                        detail=receipt.error,
+                    )
+                )
+                return p.CommandStatus.ESME_ROK
+            connector.metrics.inbound += 1
+            await self._inbound(name, part_from_deliver_sm(message, gsm7_packed=packed))
+            return p.CommandStatus.ESME_ROK
+
+        return handle
+
+    async def _queue_receipt(self, receipt: Receipt) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._receipts.put((receipt, done))
+        await done  # answered only once committed
+
+    async def _commit_receipts(self) -> None:
+        while True:
+            batch = [await self._receipts.get()]
+            await asyncio.sleep(RECEIPT_LINGER_SECONDS)
+            while not self._receipts.empty() and len(batch) < RECEIPT_BATCH:
+                batch.append(self._receipts.get_nowait())
+            try:
+                assert self._events is not None
+                await self._events.on_receipts([r for r, _ in batch])
+            except Exception as exc:
+                log.exception("SMPP: receipts could not be stored")
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _inbound(self, connector: str, part: Part) -> None:
+        assert self._events is not None
+        sender = _e164(part.source)
+        recipient = _e164(part.destination)
+        if part.total <= 1:
+            content = join_parts([part])
+            await self._events.on_inbound(
+                InboundSms(
+                    carrier_ref=f"smpp-{uuid.uuid4().hex}",
+                    sender=sender,
+                    recipient=recipient,
+                    content=content if isinstance(content, str) else content.hex(),
+                    received_at=self._clock.now(),
+                )
+            )
+            return
+        group = f"{connector}|{sender}|{recipient}|{part.reference}|{part.total}"
+        complete = await asyncio.to_thread(self._store_part, group, part, sender, recipient)
+        if complete is not None:
+            await self._deliver_group(group, complete)
+
+    def _store_part(
+        self, group: str, part: Part, sender: str, recipient: str
+    ) -> list[InboundPart] | None:
+        """Commit a part (before its deliver_sm_resp); return every part once all are in."""
+        with self._db.write() as session:
+            if not self._db.is_sqlite:
+                # Two parts arriving together would each miss the other's uncommitted row and
+                # neither would complete the message; one lock per message serialises them.
+                # (SQLite's write lock already does.)
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:group))"), {"group": group}
+                )
+            try:
+                with session.begin_nested():
+                    session.execute(
+                        insert(InboundPart).values(
+                            group_key=group,
+                            part_number=part.sequence,
+                            total=part.total,
+                            sender=sender,
+                            recipient=recipient,
+                            data_coding=part.data_coding,
+                            fill_bits=part.fill_bits,
+                            payload=part.payload,
+                            carrier_ref=f"{group}|{part.sequence}",
+                            received_at=self._clock.now(),
+                        )
+                    )
+            except IntegrityError:
+                pass  # the SMSC sent this part again; we have it
+            parts = list(session.scalars(select(InboundPart).where(InboundPart.group_key == group)))
+            return parts if len(parts) >= part.total else None
+
+    async def _deliver_group(self, group: str, rows: list[InboundPart]) -> None:
+        assert self._events is not None
+        parts = [_part(r, self._packed(group)) for r in rows]
+        content = join_parts(parts)
+        first = min(rows, key=lambda r: r.received_at)
+        # The group key is the carrier ref: delivering the same group twice (a crash between
+        # the two steps below) stores it once.
+        stable = uuid.uuid5(uuid.NAMESPACE_URL, f"{group}|{first.received_at.isoformat()}")
+        await self._events.on_inbound(
+            InboundSms(
+                carrier_ref=f"smpp-{stable.hex}",
+                sender=first.sender,
+                recipient=first.recipient,
+                content=content if isinstance(content, str) else content.hex(),
+                received_at=first.received_at,
+            )
+        )
+        await asyncio.to_thread(self._forget_group, group)
+
+    def _packed(self, group: str) -> bool:
+        name = group.split("|", 1)[0]
+        return any(c.name == name and c.settings.gsm7_packed for c in self.connectors)
+
+    def _forget_group(self, group: str) -> None:
+        with self._db.write() as session:
+            session.execute(delete(InboundPart).where(InboundPart.group_key == group))
+
+    async def _expire_parts(self) -> None:
+        """Deliver long SMS whose missing parts never came, marked, rather than lose them."""
+        while True:
+            await asyncio.sleep(min(self._settings.inbound_part_timeout_seconds / 4, 30))
+            try:
+                for group, rows in await asyncio.to_thread(self._expired_groups):
+                    await self._deliver_group(group, rows)
+            except Exception:
+                log.exception("SMPP: expiring incomplete inbound SMS failed")
+
+    def _expired_groups(self) -> list[tuple[str, list[InboundPart]]]:
+        cutoff = self._clock.now() - timedelta(seconds=self._settings.inbound_part_timeout_seconds)
+        with self._db.read() as session:
+            groups = set(
+                session.scalars(
+                    select(InboundPart.group_key).where(InboundPart.received_at < cutoff)
+                )
+            )
+            return [
+                (
+                    g,
+                    list(session.scalars(select(InboundPart).where(InboundPart.group_key == g))),
+                )
+                for g in groups
+            ]
+
+
+def _part(row: InboundPart, packed: bool) -> Part:
+    _connector, source, destination, reference, _total = row.group_key.split("|")
+    return Part(
+        source=source,
+        destination=destination,
+        reference=int(reference),
+        total=row.total,
+        sequence=row.part_number,
+        data_coding=row.data_coding,
+        payload=row.payload,
+        gsm7_packed=packed,
+        fill_bits=row.fill_bits,
+    )
+
+
+def _e164(address: str) -> str:
+    digits = address.strip()
+    return digits if digits.startswith("+") or not digits.isdigit() else "+" + digits
