@@ -302,6 +302,36 @@ def cmd_handset_outcome(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_messages_in_doubt(args: argparse.Namespace) -> int:
+    gateway = _gateway(args)
+    rows = gateway.pipeline.in_doubt()
+    document = [
+        {
+            "messageid": m.id,
+            "account_id": m.account_id,
+            "destination": m.destination,
+            "sender": m.sender,
+            "content": m.content,
+            "since": m.modified,
+        }
+        for m in rows
+    ]
+    lines = [f"{d['messageid']}  {d['destination']}  {d['content'][:40]!r}" for d in document]
+    _emit(args, document, "\n".join(lines) or "no message is in doubt")
+    return 0
+
+
+def cmd_messages_settle(args: argparse.Namespace) -> int:
+    gateway = _gateway(args)
+    ids = list(args.ids)
+    if args.all:
+        ids = [m.id for m in gateway.pipeline.in_doubt(limit=100_000)]
+    count = gateway.pipeline.settle_in_doubt(ids, resend=args.action == "resend")
+    verb = "queued again" if args.action == "resend" else "closed as UNDELIVERABLE and refunded"
+    _emit(args, {"settled": count, "action": args.action}, f"{count} messages {verb}")
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     from smsbridge.settings import describe_settings
 
@@ -409,6 +439,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outcome.add_argument("number")
     outcome.add_argument("outcome", choices=OUTCOMES)
+
+    messages = commands.add_parser("messages", help="messages needing an operator")
+    message_commands = messages.add_subparsers(dest="messages_command", required=True)
+    add(
+        message_commands,
+        "in-doubt",
+        cmd_messages_in_doubt,
+        "messages whose submit was in flight when the carrier connection died",
+    )
+    for action, text in (
+        ("resend", "send in-doubt messages again (the customer may get two)"),
+        ("close", "close in-doubt messages as UNDELIVERABLE and refund them"),
+    ):
+        settle = add(message_commands, action, cmd_messages_settle, text)
+        settle.add_argument("ids", nargs="*", help="message ids")
+        settle.add_argument("--all", action="store_true", help="every message in doubt")
+        settle.set_defaults(action=action)
 
     config = commands.add_parser("config", help="settings")
     config_commands = config.add_subparsers(dest="config_command", required=True)

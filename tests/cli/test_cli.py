@@ -101,3 +101,26 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
         build_parser().parse_args([*command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: smsbridge" in capsys.readouterr().out
+
+
+def test_in_doubt_messages_can_be_listed_resent_or_closed(run, gateway):
+    from smsbridge.carriers.base import SubmitResult
+    from smsbridge.credits import ledger
+    from smsbridge.messages.schemas import BatchIn
+
+    account = gateway.accounts.create_account("Acme")
+    with gateway.db.write() as session:
+        ledger.credit(session, account.id, 10_000, gateway.clock.now(), kind="topup")
+    gateway.messages.send_batch(
+        account.id,
+        BatchIn(sender="Acme", destinations=["447700900123", "447700900124"], content="hi"),
+    )
+    claimed = gateway.pipeline.claim("w", 10)
+    gateway.pipeline.record("w", [SubmitResult(s.message_id, in_doubt=True) for s in claimed])
+    listed = run("messages", "in-doubt")
+    assert len(listed) == 2
+    first, second = (row["messageid"] for row in listed)
+    assert run("messages", "resend", first)["settled"] == 1
+    assert run("messages", "close", second)["settled"] == 1
+    assert run("messages", "in-doubt") == []
+    assert gateway.messages.balance(account.id) == 9  # the closed one was refunded

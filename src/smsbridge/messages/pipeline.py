@@ -498,6 +498,57 @@ class Pipeline:
                 note=f"message {status.value.lower()}",
             )
 
+    # -- in doubt: the operator decides ------------------------------------------------------
+
+    def in_doubt(self, limit: int = 1000) -> list[Message]:
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(Message)
+                    .where(Message.state == State.IN_DOUBT.value)
+                    .order_by(Message.modified)
+                    .limit(limit)
+                )
+            )
+
+    def settle_in_doubt(self, message_ids: Sequence[str], *, resend: bool) -> int:
+        """Resend messages whose submit was in doubt (risking a duplicate), or close them as
+        UNDELIVERABLE and refund them (risking a loss). Only a person can weigh that."""
+        now = self._clock.now()
+        with self._db.write() as session:
+            rows = session.execute(
+                select(Message.id, Message.account_id, Message.credits_milli).where(
+                    Message.id.in_(list(message_ids)), Message.state == State.IN_DOUBT.value
+                )
+            ).all()
+            for row in rows:
+                if resend:
+                    session.execute(
+                        update(Message)
+                        .where(Message.id == row.id)
+                        .values(
+                            state=State.QUEUED.value,
+                            status=Status.ACCEPTED.value,
+                            ready_at=now,
+                            claimed_by=None,
+                            claimed_at=None,
+                            modified=now,
+                        )
+                    )
+                else:
+                    self._finish(
+                        session,
+                        row.id,
+                        row.account_id,
+                        row.credits_milli,
+                        Status.UNDELIVERABLE,
+                        now,
+                        code=None,
+                        permanent=True,
+                        detail="Closed by an operator after an in-doubt submit.",
+                    )
+            return len(rows)
+
     # -- recovery ---------------------------------------------------------------------------
 
     async def recover_in_flight(self) -> int:
