@@ -317,6 +317,33 @@ class InboundPart(Base):
     __table_args__ = (UniqueConstraint("group_key", "part_number"),)
 
 
+class User(Base):
+    """A person who signs in to the account page (or an operator, with no account)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))  # "user" or "operator"
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
 class GatewaySecret(Base):
     """Secrets the gateway generates for itself (so every process shares them)."""
 
