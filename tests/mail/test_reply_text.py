@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,20 @@ from smsbridge.mail.reply_text import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared/corpora/reply-trimming"
+# The shared corpus sits beside the checkout (../shared); a CI clone elsewhere finds it through
+# SMSBRIDGE_REPLY_CORPUS or the workplace's fixed location.
+CORPUS = next(
+    (
+        path
+        for path in (
+            Path(os.environ.get("SMSBRIDGE_REPLY_CORPUS", "/nonexistent")),
+            REPO.parent / "shared/corpora/reply-trimming",
+            Path("/work/shared/corpora/reply-trimming"),
+        )
+        if (path / "emails").is_dir()
+    ),
+    REPO.parent / "shared/corpora/reply-trimming",
+)
 
 # (name, body, expected SMS text). Written from the formats the clients produce, not from the
 # corpus: this is the check on mail the rules were not tuned on.
