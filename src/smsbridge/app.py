@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from smsbridge import __version__
 from smsbridge.accounts.service import AccountService
@@ -24,6 +25,7 @@ from smsbridge.conversations.service import ConversationService, DkimVerifier
 from smsbridge.credits.pricing import load_rates
 from smsbridge.db import migrate
 from smsbridge.db.engine import Database
+from smsbridge.db.models import InboundMessage
 from smsbridge.mail.outbox import Outbox, Signer
 from smsbridge.mail.ports import MailTransport
 from smsbridge.mail.server import BridgeHandler, MailServer
@@ -35,6 +37,8 @@ from smsbridge.numbers.routes import build_number_router
 from smsbridge.numbers.service import NumberService
 from smsbridge.secrets_store import reply_token_keys
 from smsbridge.settings import Settings
+from smsbridge.webhooks.routes import build_webhook_router
+from smsbridge.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +67,24 @@ class Gateway:
         self.messages = MessageService(self.db, self.clock, settings, self.rates)
         # The conversation service needs the database's stored key, so it is built on first
         # use (after migrations); the inbound hook reaches it through this indirection.
-        self.inbound = InboundService(
-            self.db, self.clock, lambda s, m: self.conversations.on_inbound(s, m)
-        )
+        self.webhooks = WebhookService(self.db, self.clock, settings.webhooks)
+
+        def on_inbound(session: Session, message: InboundMessage) -> None:
+            # Both in the storing transaction: routed and announced, or not stored at all.
+            self.conversations.on_inbound(session, message)
+            self.webhooks.enqueue_inbound(session, message, self.clock.now())
+
+        self.inbound = InboundService(self.db, self.clock, on_inbound)
         self.handsets = Handsets(self.db)
         self.carrier: Carrier = self._carrier()
-        self.pipeline = Pipeline(self.db, self.clock, self.carrier, self.inbound, settings.pipeline)
+        self.pipeline = Pipeline(
+            self.db,
+            self.clock,
+            self.carrier,
+            self.inbound,
+            settings.pipeline,
+            on_status=self.webhooks.enqueue_status_changes,
+        )
 
     def _carrier(self) -> Carrier:
         if self.settings.carrier.kind == "smpp":
@@ -154,6 +170,7 @@ class Gateway:
         app.include_router(
             build_inbound_router(self.conversations, inbound.http_secret, inbound.max_message_bytes)
         )
+        app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
         return app
 
@@ -184,6 +201,7 @@ class Gateway:
                 )
             tasks.append(asyncio.create_task(self.outbox.run(stop), name="email-outbox"))
             tasks.append(asyncio.create_task(self.conversations.run(stop), name="email-replies"))
+            tasks.append(asyncio.create_task(self.webhooks.run(stop), name="webhooks"))
         try:
             if http and self.settings.mail.inbound.smtp_enabled:
                 mail_server = self.mail_server()

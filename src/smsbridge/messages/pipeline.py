@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,9 @@ from smsbridge.messages.status import FINAL_STATUSES, REFUNDED_STATUSES, State, 
 from smsbridge.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
+
+# Called with the ids whose status a transaction changed, inside that transaction.
+OnStatus = Callable[[Session, Sequence[str], datetime], int]
 
 _messages: Table = Message.__table__  # type: ignore[assignment]
 
@@ -52,12 +55,20 @@ class Pipeline:
         carrier: Carrier,
         inbound: InboundService,
         settings: PipelineSettings,
+        on_status: OnStatus | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._carrier = carrier
         self._inbound = inbound
         self._settings = settings
+        self._on_status = on_status
+
+    def _notify(self, session: Session, message_ids: Sequence[str], now: datetime) -> None:
+        """Tell the listener (delivery-report webhooks) about status changes, inside the
+        transaction that made them: an event is queued if and only if the change commits."""
+        if self._on_status is not None and message_ids:
+            self._on_status(session, list(message_ids), now)
 
     # -- carrier events ---------------------------------------------------------------------
 
@@ -191,6 +202,7 @@ class Pipeline:
                         "it. Not resent automatically, to avoid a duplicate SMS.",
                     )
                 )
+                self._notify(session, [r.message_id for r in in_doubt], now)
             if accepted:
                 session.execute(
                     _messages.update()
@@ -207,6 +219,8 @@ class Pipeline:
                     ),
                     [{"b_id": r.message_id, "b_ref": r.carrier_ref} for r in accepted],
                 )
+                # Before the orphans: the SENT event must go out before a DELIVERED one.
+                self._notify(session, [r.message_id for r in accepted], now)
                 self._apply_orphans(session, [r.carrier_ref for r in accepted if r.carrier_ref])
             for result in failed:
                 assert result.error is not None
@@ -240,6 +254,7 @@ class Pipeline:
             .where(Message.id.in_(claimed))
             .values(state=State.SUBMITTED.value, status=Status.SENT.value, modified=now)
         )
+        self._notify(session, sorted(claimed), now)
         self._apply_orphans(session, [str(row["carrier_ref"]) for row in rows])
 
     def _fail_submit(
@@ -336,13 +351,14 @@ class Pipeline:
         }
         missing = [r for r in receipts if r.carrier_ref not in rows]
         part_known = self._apply_parts(session, missing, now) if missing else set()
-        delivered: list[dict[str, Any]] = []
+        delivered: list[str] = []
+        changed: list[str] = []
         for receipt in receipts:
             row = rows.get(receipt.carrier_ref)
             if row is None or row.state == State.FINAL.value:
                 continue  # unknown (orphan), or a duplicate receipt for a finished message
             if receipt.status == Status.DELIVERED:
-                delivered.append({"b_id": row.id})
+                delivered.append(row.id)
             elif receipt.status in FINAL_STATUSES:
                 self._finish(
                     session,
@@ -361,13 +377,15 @@ class Pipeline:
                     .where(Message.id == row.id)
                     .values(status=receipt.status.value, modified=now)
                 )
+                changed.append(row.id)
         if delivered:
             # The common case: every row gets the same values, so one set-based UPDATE.
             session.execute(
                 update(Message)
-                .where(Message.id.in_([d["b_id"] for d in delivered]))
+                .where(Message.id.in_(delivered))
                 .values(status=Status.DELIVERED.value, state=State.FINAL.value, modified=now)
             )
+        self._notify(session, delivered + changed, now)
         return set(rows) | part_known
 
     def _apply_parts(
@@ -418,6 +436,8 @@ class Pipeline:
                     State.FINAL.value,
                     now,
                 )
+                session.flush()
+                self._notify(session, [message.id], now)
         return set(parts)
 
     def reconcile_orphans(self, limit: int = 1000) -> int:
@@ -487,6 +507,7 @@ class Pipeline:
                 modified=now,
             )
         )
+        self._notify(session, [message_id], now)
         if status in REFUNDED_STATUSES and credits_milli > 0:
             ledger.credit(
                 session,
@@ -535,6 +556,7 @@ class Pipeline:
                             modified=now,
                         )
                     )
+                    self._notify(session, [row.id], now)
                 else:
                     self._finish(
                         session,
@@ -597,11 +619,13 @@ class Pipeline:
                     }
                 else:
                     values = {"state": State.QUEUED.value, "ready_at": now}
-                session.execute(
+                result = session.execute(
                     update(Message)
                     .where(still_stale)
                     .values(claimed_by=None, claimed_at=None, modified=now, **values)
                 )
+                if result.rowcount and "status" in values:  # type: ignore[attr-defined]
+                    self._notify(session, [message_id], now)
                 ref = values.get("carrier_ref")
                 if ref:
                     self._apply_orphans(session, [ref])
