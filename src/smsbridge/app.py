@@ -23,6 +23,7 @@ from smsbridge.clock import Clock, SystemClock
 from smsbridge.conversations.routes import build_inbound_router
 from smsbridge.conversations.service import ConversationService, DkimVerifier
 from smsbridge.credits.pricing import load_rates
+from smsbridge.dashboard import STATIC_PATH, build_dashboard_router, dashboard_static
 from smsbridge.db import migrate
 from smsbridge.db.engine import Database
 from smsbridge.db.models import InboundMessage
@@ -172,6 +173,8 @@ class Gateway:
         )
         app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
+        app.include_router(build_dashboard_router(self))
+        app.mount(STATIC_PATH, dashboard_static(), name="dashboard-static")
         return app
 
     def mail_server(self) -> MailServer:

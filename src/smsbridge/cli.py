@@ -191,6 +191,57 @@ def cmd_account_international(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from stdin (--password-stdin), else a generated one to print once."""
+    import secrets
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return secrets.token_urlsafe(15), True
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from smsbridge.dashboard.service import DashboardService
+
+    gateway = _gateway(args)
+    password, generated = _new_password(args)
+    user = DashboardService(gateway.db, gateway.clock).create_user(
+        args.email,
+        password,
+        account_id=args.account,
+        role="operator" if args.operator else "user",
+    )
+    document = {
+        "user_id": user.id,
+        "email": user.email,
+        "account_id": user.account_id,
+        "role": user.role,
+        "password": password if generated else None,
+    }
+    text = f"user {user.email} ({user.role}) created"
+    if generated:
+        text += f"\npassword (shown once, hand it over safely): {password}"
+    _emit(args, document, text)
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from smsbridge.dashboard.service import DashboardService
+
+    gateway = _gateway(args)
+    password, generated = _new_password(args)
+    user = DashboardService(gateway.db, gateway.clock).set_password(args.email, password)
+    text = f"password of {user.email} changed; their browsers were signed out"
+    if generated:
+        text += f"\nnew password (shown once): {password}"
+    _emit(
+        args,
+        {"email": user.email, "password": password if generated else None},
+        text,
+    )
+    return 0
+
+
 def cmd_numbers_add(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
     numbers = list(args.numbers)
@@ -403,6 +454,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     international.add_argument("account")
     international.add_argument("state", choices=["on", "off"])
+
+    user = commands.add_parser("user", help="people who sign in to the account page")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    create_user = add(
+        user_commands, "create", cmd_user_create, "create a user of the account page (/account)"
+    )
+    create_user.add_argument("email")
+    create_user.add_argument("--account", default=None, help="the account the user belongs to")
+    create_user.add_argument(
+        "--operator", action="store_true", help="an operator: sees every account, adds credit"
+    )
+    create_user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (default: generate one and print it once)",
+    )
+    user_password = add(
+        user_commands, "password", cmd_user_password, "set a user's password (signs them out)"
+    )
+    user_password.add_argument("email")
+    user_password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (default: generate one and print it once)",
+    )
 
     numbers = commands.add_parser("numbers", help="the pool of Reply Numbers")
     number_commands = numbers.add_subparsers(dest="numbers_command", required=True)
