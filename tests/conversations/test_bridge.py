@@ -271,3 +271,16 @@ def _query():  # type: ignore[no-untyped-def]
     from smsbridge.messages.schemas import QueryIn
 
     return QueryIn()
+
+
+def test_a_refusal_is_recorded_with_its_conversation(bridge, acme):
+    forward = start_conversation(bridge, acme)
+    deliver(
+        bridge, reply(forward, "x", sender="mallory@evil.example"), envelope="mallory@evil.example"
+    )
+    with bridge.db.read() as session:
+        row = session.scalars(select(InboundEmail)).one()
+    assert row.status == "refused"
+    assert row.conversation_id is not None
+    assert row.account_id == acme["account_id"]
+    assert row.from_address == "mallory@evil.example"

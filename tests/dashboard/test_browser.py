@@ -165,6 +165,7 @@ def test_a_user_signs_in_gets_a_number_and_holds_a_conversation(
             ("messages", "Messages"),
             ("credits", "Credits"),
             ("keys", "API keys"),
+            ("webhooks", "Webhooks"),
         ):
             page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
             expect(page.locator("h1")).to_be_visible()
@@ -172,6 +173,9 @@ def test_a_user_signs_in_gets_a_number_and_holds_a_conversation(
             if name == "credits":
                 # Two SMS paid from 100 credits.
                 expect(page.locator(".big")).to_contain_text("98")
+            if name == "webhooks":
+                expect(page.get_by_role("heading", name="Recent webhooks")).to_be_visible()
+                expect(page.locator("main")).to_contain_text("No webhooks yet")
 
         # Keyboard: the skip link is the first thing Tab reaches and it moves focus to main.
         page.keyboard.press("Tab")

@@ -64,10 +64,20 @@ KeySource = Callable[[Session | None], list[bytes]]
 class Refused(Exception):
     """A reply that cannot go out; the reason is mailed back to its sender."""
 
-    def __init__(self, reason: str, *, code: str) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        code: str,
+        conversation: Conversation | None = None,
+        from_address: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        # Recorded with the refusal, so the account page can show it in the conversation.
+        self.conversation = conversation
+        self.from_address = from_address
 
 
 class ConversationService:
@@ -315,7 +325,13 @@ class ConversationService:
             with self._db.write() as session:
                 return self._send_reply(session, row, message, plan)
         except ServiceError as exc:  # no credit, bad number, ...: nothing was charged
-            self._refuse(row, message, Refused(exc.message, code=exc.code))
+            failure = Refused(
+                exc.message,
+                code=exc.code,
+                conversation=plan["conversation"],
+                from_address=plan["from_address"],
+            )
+            self._refuse(row, message, failure)
             return "refused"
 
     def _judge(self, row: InboundEmail, message: EmailMessage) -> dict[str, Any]:
@@ -330,6 +346,19 @@ class ConversationService:
                 "email we sent you, keeping its Reply-To address.",
                 code="UNKNOWN_CONVERSATION",
             )
+        try:
+            return self._judge_in(row, message, conversation, from_address)
+        except Refused as refused:
+            refused.conversation, refused.from_address = conversation, from_address
+            raise
+
+    def _judge_in(
+        self,
+        row: InboundEmail,
+        message: EmailMessage,
+        conversation: Conversation,
+        from_address: str,
+    ) -> dict[str, Any]:
         with self._db.read() as session:
             number = session.get(ReplyNumber, conversation.reply_number)
             last = self._last_outbound(session, conversation)
@@ -547,6 +576,7 @@ class ConversationService:
         now = self._clock.now()
         bounce_to = row.envelope_sender or parseaddr(str(message.get("From", "")))[1]
         with self._db.write() as session:
+            known = refused.conversation
             claimed = session.execute(
                 update(InboundEmail)
                 .where(InboundEmail.id == row.id, InboundEmail.status == "received")
@@ -554,6 +584,9 @@ class ConversationService:
                     status="refused",
                     reason=f"{refused.code}: {refused.reason}",
                     processed_at=now,
+                    conversation_id=known.id if known is not None else None,
+                    account_id=known.account_id if known is not None else None,
+                    from_address=refused.from_address,
                 )
             )
             if claimed.rowcount == 0 or not bounce_to:  # type: ignore[attr-defined]

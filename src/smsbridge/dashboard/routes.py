@@ -37,6 +37,8 @@ from smsbridge.messages.schemas import MessageIn, QueryIn
 from smsbridge.messages.status import Status
 from smsbridge.numbers.phone import InvalidNumber, normalise_number
 from smsbridge.segments import is_gsm7, plan
+from smsbridge.webhooks import signing
+from smsbridge.webhooks.service import INBOUND_EVENT, STATUS_EVENT, check_webhook_url
 
 if TYPE_CHECKING:
     from smsbridge.app import Gateway
@@ -49,6 +51,9 @@ SESSION_COOKIE = "smsbridge_session"
 SIGN_IN_COOKIE = "smsbridge_signin"
 HERE = Path(__file__).parent
 POLL_SECONDS = 3
+RECENT_WEBHOOKS = 50
+# What each webhook event is, in words.
+EVENTS: Mapping[str, str] = {STATUS_EVENT: "Delivery report", INBOUND_EVENT: "Inbound SMS"}
 
 # Confirmations after a redirect come from this fixed list, so no text is ever reflected.
 DONE: Mapping[str, str] = {
@@ -62,6 +67,7 @@ DONE: Mapping[str, str] = {
     "key-revoked": "The API key was revoked; requests using it now fail.",
     "credit-added": "Credit added.",
     "sent": "Sent. The status updates here as the carrier reports it.",
+    "webhooks-saved": "Webhook URLs saved.",
 }
 
 _SPLIT = re.compile(r"[,;\n\r]+")
@@ -107,8 +113,17 @@ def digits(number: str) -> str:
     return number.lstrip("+")
 
 
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%d %b %Y, %H:%M UTC")
+def _when(value: datetime | str | None) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        # API views carry ISO 8601 text ("2026-11-25T12:00:00Z").
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return _when(parsed)
+    return value.strftime("%d %b %Y, %H:%M UTC")
 
 
 def _credits(value: float | int | None) -> str:
@@ -523,9 +538,8 @@ def build_dashboard_router(
     def conversation_feed(request: Request, number: str, customer: str, viewer: Page) -> Response:
         context = thread_context(account_of(viewer), number, customer)
         html = env.get_template("_thread.html").render(**context)
-        return JSONResponse(
-            {"version": context["version"], "html": html, "count": len(context["items"])}
-        )
+        count = sum(1 for item in context["items"] if item.direction != "note")
+        return JSONResponse({"version": context["version"], "html": html, "count": count})
 
     @router.post("/numbers/{number}/conversations/{customer}/reply")
     async def reply(request: Request, number: str, customer: str, viewer: Page) -> Response:
@@ -698,8 +712,16 @@ def build_dashboard_router(
 
     @router.get("/messages/{message_id}")
     def message_detail(request: Request, message_id: str, viewer: Page) -> Response:
-        message = gateway.messages.get(account_of(viewer), message_id)
-        return render(request, "message.html", title="Message", message=message)
+        account_id = account_of(viewer)
+        message = gateway.messages.get(account_id, message_id)
+        return render(
+            request,
+            "message.html",
+            title="Message",
+            message=message,
+            deliveries=gateway.webhooks.deliveries_for_message(account_id, message_id),
+            events=EVENTS,
+        )
 
     # -- credits and keys ------------------------------------------------------------------
 
@@ -757,10 +779,69 @@ def build_dashboard_router(
         gateway.accounts.revoke_key(account_of(viewer), key_id)
         return go("/keys", "key-revoked")
 
+    # -- webhooks --------------------------------------------------------------------------
+
+    def webhooks_page(
+        request: Request, account_id: str, status: int = 200, **extra: Any
+    ) -> Response:
+        current = gateway.webhooks.get_settings(account_id)
+        form = extra.pop("form", None) or {
+            "deliveryreporturl": current["deliveryreporturl"] or "",
+            "inboundurl": current["inboundurl"] or "",
+        }
+        return render(
+            request,
+            "webhooks.html",
+            status,
+            title="Webhooks",
+            current=current,
+            form=form,
+            errors=extra.pop("errors", {}),
+            deliveries=gateway.webhooks.recent_deliveries(account_id, RECENT_WEBHOOKS),
+            events=EVENTS,
+            status_event=STATUS_EVENT,
+            signature_header=signing.SIGNATURE_HEADER,
+            timestamp_header=signing.TIMESTAMP_HEADER,
+            event_id_header=signing.EVENT_ID_HEADER,
+            tolerance_minutes=signing.DEFAULT_TOLERANCE_SECONDS // 60,
+            **extra,
+        )
+
     @router.get("/webhooks")
     def webhooks(request: Request, viewer: Page) -> Response:
-        account_of(viewer)
-        return render(request, "webhooks.html", title="Webhooks")
+        return webhooks_page(request, account_of(viewer))
+
+    @router.post("/webhooks")
+    async def webhook_settings(request: Request, viewer: Page) -> Response:
+        account_id = account_of(viewer)
+        form = await request.form()
+        values = {
+            name: _form_text(form, name).strip() for name in ("deliveryreporturl", "inboundurl")
+        }
+        # Checked field by field first, so each error shows next to its own box.
+        allow_private = settings.webhooks.allow_private_addresses
+        errors = {
+            name: refusal
+            for name, value in values.items()
+            if value and (refusal := check_webhook_url(value, allow_private)) is not None
+        }
+        if not errors:
+            try:
+                gateway.webhooks.update_settings(
+                    account_id, values["deliveryreporturl"] or None, values["inboundurl"] or None
+                )
+            except Invalid as exc:
+                errors = {"form": exc.message}
+        if errors:
+            return webhooks_page(request, account_id, 400, form=values, errors=errors)
+        return go("/webhooks", "webhooks-saved")
+
+    @router.post("/webhooks/secret")
+    def rotate_webhook_secret(request: Request, viewer: Page) -> Response:
+        account_id = account_of(viewer)
+        secret = gateway.webhooks.rotate_secret(account_id)
+        # Shown in this response only: a reload, or any other page, never shows it again.
+        return webhooks_page(request, account_id, new_secret=secret)
 
     # -- the operator ----------------------------------------------------------------------
 

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from email.utils import parseaddr
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import LargeBinary, Select, func, or_, select
+from sqlalchemy.orm import Session
 
 from smsbridge.credits.pricing import to_credits
 from smsbridge.db.engine import Database
-from smsbridge.db.models import Account, InboundMessage, Message, ReplyNumber, User
+from smsbridge.db.models import (
+    Account,
+    Conversation,
+    InboundEmail,
+    InboundMessage,
+    Message,
+    ReplyNumber,
+    User,
+)
 from smsbridge.errors import Invalid
 from smsbridge.messages.validation import parse_time
 
 PAGE_SIZE = 50
+# Enough of a refused email to read its headers, without loading a large attachment.
+HEADER_BYTES = 64 * 1024
+# Refusal reasons are stored as "CODE: sentence"; the page shows the sentence.
+_REASON_CODE = re.compile(r"^[A-Z][A-Z0-9_]*: ")
+# Where an SMS and a notice share a timestamp: what we sent, then what came in, then notices.
+_ORDER = {"out": 0, "in": 1, "note": 2}
 
 
 @dataclass(frozen=True)
@@ -28,7 +47,7 @@ class ThreadSummary:
 
 @dataclass(frozen=True)
 class ThreadItem:
-    direction: str  # "in" or "out"
+    direction: str  # "in", "out", or "note" (an email reply that was refused)
     at: datetime
     text: str
     status: str
@@ -36,6 +55,8 @@ class ThreadItem:
     segments: int | None
     encoding: str | None
     id: str
+    # An outbound SMS that an email reply became: who wrote that email.
+    email_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +157,8 @@ class DashboardViews:
         return summaries
 
     def thread(self, account_id: str, number: str, customer: str) -> list[ThreadItem]:
-        """Every SMS between the number and the customer, oldest first."""
+        """Every SMS between the number and the customer, the email replies that became SMS
+        and those that were refused, oldest first."""
         with self._db.read() as session:
             outbound = session.scalars(
                 select(Message).where(
@@ -145,6 +167,7 @@ class DashboardViews:
                     Message.destination == customer,
                 )
             )
+            sources = self._email_sources(session, account_id, number, customer)
             items = [
                 ThreadItem(
                     direction="out",
@@ -155,6 +178,7 @@ class DashboardViews:
                     segments=m.segments,
                     encoding=m.encoding,
                     id=m.id,
+                    email_from=sources.get(m.id),
                 )
                 for m in outbound
             ]
@@ -178,7 +202,89 @@ class DashboardViews:
                 )
                 for m in inbound
             ]
-        return sorted(items, key=lambda i: (i.at, i.direction == "in", i.id))
+            items += self._refused_emails(session, account_id, number, customer)
+        return sorted(items, key=lambda i: (i.at, _ORDER.get(i.direction, 9), i.id))
+
+    def _email_sources(
+        self, session: Session, account_id: str, number: str, customer: str
+    ) -> dict[str, str]:
+        """Outbound message id -> the address of the email reply it was sent for."""
+        rows = session.execute(
+            select(InboundEmail.message_id, InboundEmail.from_address, InboundEmail.envelope_sender)
+            .join(Message, Message.id == InboundEmail.message_id)
+            .where(
+                # Both sides the viewer's account: an email is never shown on another's SMS.
+                InboundEmail.account_id == account_id,
+                Message.account_id == account_id,
+                Message.sender == number,
+                Message.destination == customer,
+            )
+        )
+        return {
+            str(row.message_id): row.from_address or row.envelope_sender or "an unknown sender"
+            for row in rows
+        }
+
+    def _refused_emails(
+        self, session: Session, account_id: str, number: str, customer: str
+    ) -> list[ThreadItem]:
+        """Email replies to this conversation that were refused, as notices."""
+        conversation_id = session.scalar(
+            select(Conversation.id).where(
+                Conversation.account_id == account_id,
+                Conversation.reply_number == number,
+                Conversation.customer == customer,
+            )
+        )
+        if conversation_id is None:
+            return []
+        rows = list(
+            session.execute(
+                select(
+                    InboundEmail.id,
+                    InboundEmail.from_address,
+                    InboundEmail.envelope_sender,
+                    InboundEmail.reason,
+                    InboundEmail.received_at,
+                ).where(
+                    InboundEmail.conversation_id == conversation_id,
+                    InboundEmail.status == "refused",
+                    # A row naming another account is not this conversation's, whatever
+                    # its conversation id says.
+                    or_(InboundEmail.account_id == account_id, InboundEmail.account_id.is_(None)),
+                )
+            )
+        )
+        # Without a recorded From address, read it from the email's own headers.
+        unnamed = [row.id for row in rows if not row.from_address]
+        headers: dict[str, str] = {}
+        if unnamed:
+            start = func.substr(InboundEmail.raw, 1, HEADER_BYTES, type_=LargeBinary)
+            for email_id, raw in session.execute(
+                select(InboundEmail.id, start).where(InboundEmail.id.in_(unnamed))
+            ):
+                address = _from_header(bytes(raw or b""))
+                if address:
+                    headers[str(email_id)] = address
+        return [
+            ThreadItem(
+                direction="note",
+                at=row.received_at,
+                text=_REASON_CODE.sub("", row.reason or "").strip() or "no reason was recorded",
+                status="REFUSED",
+                credits=None,
+                segments=None,
+                encoding=None,
+                id=row.id,
+                email_from=(
+                    row.from_address
+                    or headers.get(row.id)
+                    or row.envelope_sender
+                    or "an unknown sender"
+                ),
+            )
+            for row in rows
+        ]
 
     def _log_statement(self, account_id: str, where: LogFilter) -> Select[Message]:
         statement = select(Message).where(Message.account_id == account_id)
@@ -260,6 +366,16 @@ class DashboardViews:
                     select(ReplyNumber.state, func.count()).group_by(ReplyNumber.state)
                 )
             }
+
+
+def _from_header(raw: bytes) -> str | None:
+    """The address in an email's From header, or None when it has no readable one."""
+    try:
+        message = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+        _name, address = parseaddr(str(message.get("From", "")))
+    except Exception:  # a malformed header is no reason to fail the page
+        return None
+    return address if "@" in address else None
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -247,8 +247,8 @@ class InboundEmail(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     account_id: Mapped[str | None] = mapped_column(String(36))
-    conversation_id: Mapped[str | None] = mapped_column(String(36))
-    message_id: Mapped[str | None] = mapped_column(String(36))
+    conversation_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
     from_address: Mapped[str | None] = mapped_column(String(320))
     received_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]

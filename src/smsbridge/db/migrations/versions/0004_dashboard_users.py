@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 21:19:44.898688
+Create Date: 2026-11-25 21:40:24.423725
 """
 
 from __future__ import annotations
@@ -54,8 +54,20 @@ def upgrade() -> None:
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
 
+    with op.batch_alter_table("inbound_emails", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_inbound_emails_conversation_id"), ["conversation_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_inbound_emails_message_id"), ["message_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+
+    with op.batch_alter_table("inbound_emails", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_inbound_emails_message_id"))
+        batch_op.drop_index(batch_op.f("ix_inbound_emails_conversation_id"))
 
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
