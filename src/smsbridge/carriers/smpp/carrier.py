@@ -56,6 +56,11 @@ class SmppCarrier:
             Connector(c, self._deliver_handler(c.name, c.receipt_id_base, c.gsm7_packed))
             for c in settings.connectors
         ]
+        # Parsing a number costs more than the rest of a submit: only do it when some
+        # connector routes by country rather than by prefix.
+        self._routes_by_country = any(
+            not d.startswith("+") for c in settings.connectors for d in c.destinations
+        )
         self._receipts: asyncio.Queue[tuple[Receipt, asyncio.Future[None]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -81,12 +86,7 @@ class SmppCarrier:
         return list(await asyncio.gather(*(self._submit_one(s) for s in batch)))
 
     async def _submit_one(self, submission: Submission) -> SubmitResult:
-        try:
-            region = normalise_number(
-                submission.destination, self._home_region, require_mobile=False
-            ).region
-        except InvalidNumber:
-            region = ""
+        region = self._region(submission.destination) if self._routes_by_country else ""
         for connector in self.connectors:
             if connector.serves(submission, region):
                 return await connector.submit(submission)
@@ -94,6 +94,12 @@ class SmppCarrier:
             submission.message_id,
             error=SubmitError(True, None, "No SMPP connector serves this destination/sender."),
         )
+
+    def _region(self, destination: str) -> str:
+        try:
+            return normalise_number(destination, self._home_region, require_mobile=False).region
+        except InvalidNumber:
+            return ""
 
     async def lookup(self, message_ids: Sequence[str]) -> dict[str, str | None] | None:
         # An SMSC can only be asked about ids it gave us; a submit lost in flight has none.
