@@ -108,8 +108,17 @@ class Pipeline:
         batch = await asyncio.to_thread(self.claim, worker, self._settings.batch_size)
         if not batch:
             return 0
-        results = await self._carrier.submit(batch)
-        await asyncio.to_thread(self.record, worker, results)
+        # A carrier whose answers trickle in (SMPP, one per submit) gets the batch in chunks,
+        # each recorded as soon as it is answered: otherwise receipts, which follow answers
+        # within milliseconds, would find no carrier id yet and wait as orphans.
+        size = getattr(self._carrier, "record_every", 0) or len(batch)
+        chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
+
+        async def submit_and_record(chunk: Sequence[Submission]) -> None:
+            results = await self._carrier.submit(chunk)
+            await asyncio.to_thread(self.record, worker, results)
+
+        await asyncio.gather(*(submit_and_record(chunk) for chunk in chunks))
         return len(batch)
 
     def claim(self, worker: str, limit: int) -> list[Submission]:

@@ -41,6 +41,8 @@ RECEIPT_LINGER_SECONDS = 0.005
 
 class SmppCarrier:
     name = "smpp"
+    # The pipeline records carrier ids every this many submits, not once per claimed batch.
+    record_every = 50
 
     def __init__(
         self, db: Database, clock: Clock, settings: SmppSettings, home_region: str
