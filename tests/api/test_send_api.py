@@ -338,3 +338,10 @@ def test_unknown_path_is_json(client: TestClient):
     response = client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.json()["code"] == "NOT_FOUND"
+
+
+def test_send_with_a_schedule_is_scheduled(client: TestClient, funded_account):
+    response = send(client, funded_account, schedule="2026-11-26T09:00:00Z")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "SCHEDULED"
+    assert response.json()["credits"] == 1.0

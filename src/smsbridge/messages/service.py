@@ -89,11 +89,10 @@ class MessageService:
         row = _message_row(message_id, account_id, None, common, priced, request, now)
         row["conversation_id"] = conversation_id
         session.execute(insert(Message), [row])
-        if common.schedule is not None:
-            return {"messageid": message_id, "status": Status.SCHEDULED.value}
+        status = Status.SCHEDULED if common.schedule is not None else Status.ACCEPTED
         return {
             "messageid": message_id,
-            "status": Status.ACCEPTED.value,
+            "status": status.value,
             "credits": to_credits(priced.credits_milli),
         }
 

@@ -241,3 +241,23 @@ def test_inbound_single_and_multipart_in_any_order(smpp_gateway, account, peer):
     run_until(smpp_gateway, deliver_all)
     assert inbound() == sorted(["Yes please", text, ucs])
     assert all(r["status"] == 0 for r in peer.state()["deliver_resps"])
+
+
+def test_a_clean_restart_mid_stream_sends_every_message_exactly_once(smpp_gateway, account, peer):
+    batch = BatchIn(
+        sender="Acme", destinations=[f"4474002{i:05d}" for i in range(300)], content="restart"
+    )
+    smpp_gateway.messages.send_batch(account, batch)
+    peer.configure(response_delay_ms=5)
+    # First life: stop (drain the window, unbind) once some are out, as on SIGTERM.
+    run_until(smpp_gateway, lambda: statuses(smpp_gateway).get("DELIVERED", 0) >= 50)
+    assert statuses(smpp_gateway).get("DELIVERED", 0) < 300, "finished before the restart"
+    # Second life: a new gateway on the same database carries on from the rows.
+    restarted = Gateway(smpp_gateway.settings)
+    try:
+        run_until(restarted, all_final(restarted, 300), timeout=60)
+    finally:
+        restarted.db.dispose()
+    per_destination = Counter(s["destination_addr"] for s in peer.state()["submits"])
+    assert len(per_destination) == 300
+    assert max(per_destination.values()) == 1

@@ -76,6 +76,7 @@ class SmppSession:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._delivering: set[asyncio.Task[None]] = set()
         self.closed = asyncio.Event()
         self.close_reason = ""
 
@@ -108,6 +109,11 @@ class SmppSession:
             return
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.request(p.Unbind()), min(self._timeout, 5.0))
+        # Let deliver_sm already being stored finish and be answered: a receipt committed but
+        # never acknowledged would be sent again; one cut off before its commit would be lost
+        # by an SMSC that does not resend.
+        if self._delivering:
+            await asyncio.wait(list(self._delivering), timeout=min(self._timeout, 5.0))
         await self.abort("unbound")
 
     async def abort(self, reason: str) -> None:
@@ -195,7 +201,9 @@ class SmppSession:
             self._respond(p.UnbindResp(), header.sequence_number)
             self._spawn(self.abort("the SMSC unbound"))
         elif isinstance(message, p.DeliverSm):
-            self._spawn(self._deliver(header.sequence_number, message))
+            task = asyncio.ensure_future(self._deliver(header.sequence_number, message))
+            self._delivering.add(task)
+            task.add_done_callback(self._delivering.discard)
         else:
             self._respond(p.GenericNack(), header.sequence_number, p.CommandStatus.ESME_RINVCMDID)
 
