@@ -13,6 +13,8 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import collapse_rfc2231_value
 from typing import Literal
 
+from smsbridge.mail.domains import aligned, normalise_domain
+
 # Headers whose mere presence marks an automatic message. X-Auto-Response-Suppress is not
 # among them: it is a request *to others* not to auto-respond, which Outlook, Exchange and
 # ordinary senders (this bridge included) put on normal mail.
@@ -201,12 +203,12 @@ def sender_allowed(from_address: str, allowed: Iterable[str]) -> bool:
     if len(addresses) != 1:
         return False
     local = addresses[0].username.lower()
-    domain = _norm_domain(addresses[0].domain)
+    domain = normalise_domain(addresses[0].domain)
     if not local or not domain:
         return False
     for entry in allowed:
         entry_local, at, entry_domain = entry.strip().rpartition("@")
-        if not at or _norm_domain(entry_domain) != domain:
+        if not at or normalise_domain(entry_domain) != domain:
             continue
         if not entry_local or entry_local.lower() == local:
             return True
@@ -232,8 +234,8 @@ def dmarc_pass_from_authentication_results(
 
     False when trusted headers exist but none passes; None when there is no trusted header.
     """
-    trusted = {_norm_domain(_unquote(each)) for each in trusted_authserv_ids}
-    author = _norm_domain(from_domain)
+    trusted = {normalise_domain(_unquote(each)) for each in trusted_authserv_ids}
+    author = normalise_domain(from_domain)
     seen = False
     for value in _all(msg, "Authentication-Results"):
         parsed = _parse_authentication_results(value)
@@ -299,38 +301,18 @@ def _addresses(value: object, *, strict: bool = False) -> list[Address]:
     return [address for address in addresses if isinstance(address, Address)]
 
 
-def _norm_domain(domain: str) -> str:
-    cleaned = domain.strip().rstrip(".").lower()
-    if cleaned.isascii():
-        return cleaned
-    # Compare internationalised domains in their ASCII (punycode) form.
-    try:
-        return cleaned.encode("idna").decode("ascii")
-    except UnicodeError:
-        return cleaned
-
-
-def _aligned(authenticated: str, author: str) -> bool:
-    if not authenticated or not author:
-        return False
-    if authenticated == author:
-        return True
-    # A parent may sign for its subdomains (it controls their DNS anyway); a bare TLD may not.
-    return "." in authenticated and author.endswith("." + authenticated)
-
-
 def _result_passes(result: _Result, author: str) -> bool:
     if result.result != "pass" or not author:
         return False
     if result.method == "dmarc":
         header_from = result.props.get("header.from")
-        return header_from is None or _norm_domain(header_from) == author
+        return header_from is None or normalise_domain(header_from) == author
     if result.method == "dkim":
         domain = result.props.get("header.d") or result.props.get("header.i", "").rpartition("@")[2]
-        return _aligned(_norm_domain(domain), author)
+        return aligned(normalise_domain(domain), author)
     if result.method == "spf":
         mailfrom = result.props.get("smtp.mailfrom", "")
-        return _aligned(_norm_domain(mailfrom.rpartition("@")[2]), author)
+        return aligned(normalise_domain(mailfrom.rpartition("@")[2]), author)
     return False
 
 
@@ -343,7 +325,7 @@ def _parse_authentication_results(value: str) -> tuple[str, list[_Result]] | Non
     head = segments[0].split()
     if not head:
         return None
-    authserv_id = _norm_domain(_unquote(head[0]))
+    authserv_id = normalise_domain(_unquote(head[0]))
     results = []
     for segment in segments[1:]:
         pairs = [(name.lower(), _unquote(raw)) for name, raw in _PAIR.findall(segment)]

@@ -11,6 +11,8 @@ from pathlib import Path
 import dkim
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
+from smsbridge.mail.domains import aligned, normalise_domain
+
 # The header fields we sign. Each is signed once more often than it occurs ("oversigning"), so
 # a field we did not set (a second From, a Reply-To, a Cc) cannot be added on the way without
 # breaking the signature.
@@ -46,7 +48,7 @@ class DkimSigner:
     """Signs raw messages for one domain and selector (rsa-sha256, relaxed/relaxed)."""
 
     def __init__(self, domain: str, selector: str, private_key_pem: bytes) -> None:
-        normalised = _norm_domain(domain)
+        normalised = normalise_domain(domain)
         if not normalised or "." not in normalised:
             raise ValueError(f"invalid DKIM signing domain {domain!r}")
         if not _SELECTOR.fullmatch(selector):
@@ -117,7 +119,7 @@ def verify_dkim(raw: bytes, from_domain: str, dnsfunc: DnsFunc | None = None) ->
     A signature with an l= tag passes only if it covers the whole body; otherwise anyone could
     append text to a genuinely signed email.
     """
-    author = _norm_domain(from_domain)
+    author = normalise_domain(from_domain)
     try:
         headers = dkim.DKIM(raw).headers
         count = sum(1 for name, _ in headers if bytes(name).lower() == b"dkim-signature")
@@ -141,9 +143,9 @@ def verify_dkim(raw: bytes, from_domain: str, dnsfunc: DnsFunc | None = None) ->
 
     if not verified:
         return DkimResult(False, False, None, "no signature verified: " + "; ".join(failures))
-    aligned = [domain for domain in verified if _aligned(domain, author)]
-    if aligned:
-        return DkimResult(True, True, aligned[0], f"pass: d={aligned[0]}, aligned with {author}")
+    matching = [domain for domain in verified if aligned(domain, author)]
+    if matching:
+        return DkimResult(True, True, matching[0], f"pass: d={matching[0]}, aligned with {author}")
     return DkimResult(
         True, False, verified[0], f"pass: d={verified[0]}, not aligned with {author or '?'}"
     )
@@ -197,27 +199,7 @@ def _signing_domain(verifier: dkim.DKIM) -> str | None:
     value = verifier.domain
     if not isinstance(value, bytes) or not value:
         return None
-    return _norm_domain(value.decode("utf-8", "replace"))
-
-
-def _norm_domain(domain: str) -> str:
-    cleaned = domain.strip().rstrip(".").lower()
-    if cleaned.isascii():
-        return cleaned
-    # Compare internationalised domains in their ASCII (punycode) form.
-    try:
-        return cleaned.encode("idna").decode("ascii")
-    except UnicodeError:
-        return cleaned
-
-
-def _aligned(signer: str, author: str) -> bool:
-    if not signer or not author:
-        return False
-    if signer == author:
-        return True
-    # A parent may sign for its subdomains (it controls their DNS anyway); a bare TLD may not.
-    return "." in signer and author.endswith("." + signer)
+    return normalise_domain(value.decode("utf-8", "replace"))
 
 
 def _describe(exc: BaseException) -> str:
