@@ -113,7 +113,7 @@ class MessageService:
             policy = self._policy(session, account_id)
             common = self._common(request, policy, now)
             items = [(common, request, d) for d in request.destinations]
-            return self._queue_batch(session, account_id, items, now, common.schedule)
+            return self._queue_batch(session, account_id, policy, items, now, common.schedule)
 
         return self._idempotent(account_id, idempotency_key, "batch", request, act)
 
@@ -126,7 +126,7 @@ class MessageService:
         def act(session: Session, now: datetime) -> dict[str, Any]:
             policy = self._policy(session, account_id)
             items = [(self._common(r, policy, now), r, r.destination) for r in requests]
-            return self._queue_batch(session, account_id, items, now, None)
+            return self._queue_batch(session, account_id, policy, items, now, None)
 
         body = [r.model_dump() for r in requests]
         return self._idempotent(account_id, idempotency_key, "any", body, act)
@@ -144,6 +144,7 @@ class MessageService:
         self,
         session: Session,
         account_id: str,
+        policy: Policy,
         items: Sequence[tuple[Common, MessageIn | BatchIn, str]],
         now: datetime,
         schedule: datetime | None,
@@ -151,7 +152,6 @@ class MessageService:
         batch_id = new_id()
         rows: list[dict[str, Any]] = []
         problems: list[dict[str, Any]] = []
-        policy = self._policy(session, account_id)
         for index, (common, request, destination) in enumerate(items):
             try:
                 priced = price_destination(destination, common, policy)
