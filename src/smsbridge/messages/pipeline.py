@@ -414,20 +414,35 @@ class Pipeline:
                 )
             )
         }
-        touched: set[str] = set()
-        for receipt in receipts:
-            part = parts.get(receipt.carrier_ref)
-            if part is None or receipt.status not in FINAL_STATUSES:
-                continue
+        final = [
+            (parts[r.carrier_ref], r)
+            for r in receipts
+            if r.carrier_ref in parts and r.status in FINAL_STATUSES
+        ]
+        touched = sorted({part.message_id for part, _receipt in final})
+        if touched:
+            # Two transactions applying receipts for two parts of one message (a receipt batch
+            # and an orphan being applied) would each miss the other's part on PostgreSQL and
+            # leave the message unfinished; locking the message first serialises them.
+            session.execute(
+                select(Message.id)
+                .where(Message.id.in_(touched))
+                .order_by(Message.id)
+                .with_for_update()
+            )
+        for part, receipt in final:
             part.status, part.code, part.detail = receipt.status.value, receipt.code, receipt.detail
-            touched.add(part.message_id)
         session.flush()
         for message_id in touched:
-            message = session.get(Message, message_id)
+            message = session.get(Message, message_id, populate_existing=True)
             if message is None or message.state == State.FINAL.value:
                 continue
             siblings = list(
-                session.scalars(select(CarrierPart).where(CarrierPart.message_id == message_id))
+                session.scalars(
+                    select(CarrierPart)
+                    .where(CarrierPart.message_id == message_id)
+                    .execution_options(populate_existing=True)
+                )
             )
             failed = [p for p in siblings if p.status and p.status != Status.DELIVERED.value]
             if failed:
