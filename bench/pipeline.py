@@ -146,6 +146,21 @@ def smsbridge_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "smsbridge"]
 
 
+def run_cli(env: dict[str, str], workdir: Path, *args: str) -> Any:
+    """Run one `smsbridge ... --json` command and return its JSON document."""
+    done = subprocess.run(
+        [*smsbridge_command(), *args, "--json"],
+        env=env,
+        cwd=workdir,  # never pick up a ./smsbridge.toml from where the bench was run
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"smsbridge {' '.join(args)} failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process (and its reaped children), from /proc; NaN if none."""
     try:
@@ -189,17 +204,7 @@ class Gateway:
 
     def cli(self, *args: str) -> Any:
         """Run one `smsbridge ... --json` command against this gateway's database."""
-        done = subprocess.run(
-            [*smsbridge_command(), *args, "--json"],
-            env=self.env,
-            cwd=self.workdir,  # never pick up a ./smsbridge.toml from where the bench was run
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"smsbridge {' '.join(args)} failed:\n{done.stderr}")
-        return json.loads(done.stdout)
+        return run_cli(self.env, self.workdir, *args)
 
     def create_account(self) -> str:
         document = self.cli("account", "create", "bench", "--credits", str(CREDITS))

@@ -67,6 +67,7 @@ from bench.pipeline import (  # noqa: E402 - shared with the simulated-carrier b
     free_port,
     postgres_database,
     py_spy_binary,
+    run_cli,
     smsbridge_command,
 )
 from tests.carriers.smpp.smpp_peer import SmppPeer  # noqa: E402
@@ -235,17 +236,7 @@ class GatewayProcess:
         self.env = env
 
     def cli(self, *args: str) -> Any:
-        done = subprocess.run(
-            [*smsbridge_command(), *args, "--json"],
-            env=self.env,
-            cwd=self.workdir,  # never pick up a ./smsbridge.toml from where the bench was run
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"smsbridge {' '.join(args)} failed:\n{done.stderr}")
-        return json.loads(done.stdout)
+        return run_cli(self.env, self.workdir, *args)
 
     def start(self) -> int:
         with open(self.log_path, "wb") as log:

@@ -261,3 +261,25 @@ def test_a_clean_restart_mid_stream_sends_every_message_exactly_once(smpp_gatewa
     per_destination = Counter(s["destination_addr"] for s in peer.state()["submits"])
     assert len(per_destination) == 300
     assert max(per_destination.values()) == 1
+
+
+def test_a_long_throttle_hands_the_message_back_instead_of_holding_it(
+    smpp_gateway, account, peer, monkeypatch
+):
+    from smsbridge.carriers.smpp import connector
+
+    monkeypatch.setattr(connector, "THROTTLE_GIVE_UP_SECONDS", 0.5)
+    peer.configure(throttle_next=1000)
+    message_id = send(smpp_gateway, account, "throttled for ever")
+
+    def handed_back() -> bool:
+        with smpp_gateway.db.read() as session:
+            message = session.get(Message, message_id)
+            return message is not None and message.failure_code == 0x58
+
+    run_until(smpp_gateway, handed_back)
+    with smpp_gateway.db.read() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        assert (message.status, message.state) == ("ACCEPTED", "queued")  # retried later
+        assert message.failure_permanent is False

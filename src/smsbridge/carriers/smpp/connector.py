@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 TRANSIENT_RETRIES = 2
 # A throttled connection waits this long at first, doubling to the maximum while it lasts.
 THROTTLE_PAUSE = (0.2, 5.0)
+# A part throttled for longer than this goes back to the pipeline's slower backoff, so one
+# message never holds a worker's round forever.
+THROTTLE_GIVE_UP_SECONDS = 300.0
 # How long a submit waits for a bound session before giving the message back.
 BIND_WAIT_SECONDS = 10.0
 
@@ -224,6 +227,7 @@ class Connector:
         """The SMSC's id for the part; a SubmitError; or None when it is in doubt."""
         transient = 0
         throttle_pause = THROTTLE_PAUSE[0]
+        throttled_since: float | None = None
         while True:
             try:
                 header, response = await self._send(part)
@@ -244,7 +248,9 @@ class Connector:
                 # The whole connection slows down, not just this message.
                 self._pause = max(self._pause, throttle_pause)
                 throttle_pause = min(throttle_pause * 2, THROTTLE_PAUSE[1])
-                if self._stopping.is_set():
+                throttled_since = throttled_since or time.monotonic()
+                given_up = time.monotonic() - throttled_since > THROTTLE_GIVE_UP_SECONDS
+                if self._stopping.is_set() or given_up:
                     return SubmitError(False, status, status_name(status))
                 continue
             if kind == "transient" and transient < TRANSIENT_RETRIES:
