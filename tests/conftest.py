@@ -26,16 +26,27 @@ PG_ADMIN_URL = os.environ.get(
 
 
 class FakeClock:
-    """A clock tests move by hand (time is an input of the pipeline, not a global)."""
+    """A clock tests move by hand (time is an input of the pipeline, not a global).
+
+    It starts at the real "now" (whole seconds), never at a fixed date: processes a test starts,
+    libraries that read the system clock (DKIM, cookies in a browser) and the calendar itself
+    must all agree with it, today and in any year the suite runs. Tests derive every instant
+    they need from `now()`.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+        self.current = start or datetime.now(UTC).replace(microsecond=0)
 
     def now(self) -> datetime:
         return self.current
 
     def advance(self, **kwargs: float) -> None:
         self.current += timedelta(**kwargs)
+
+
+def iso(when: datetime) -> str:
+    """An instant as the API writes it: ISO 8601 in UTC with a Z."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture(scope="session")

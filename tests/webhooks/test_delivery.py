@@ -18,7 +18,7 @@ from smsbridge.messages.inbound import InboundService
 from smsbridge.settings import WebhookSettings
 from smsbridge.webhooks import signing
 from smsbridge.webhooks.service import WebhookService
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, iso
 from tests.webhooks.conftest import (
     Receiver,
     change_status,
@@ -53,6 +53,7 @@ def test_status_webhook_payload_headers_and_signature(
 ):
     account_id = funded_account["account_id"]
     message_id = send_message(gateway, account_id, receiver.url + "/dr")
+    created = clock.now()
     clock.advance(seconds=5)
     change_status(
         gateway,
@@ -82,8 +83,8 @@ def test_status_webhook_payload_headers_and_signature(
         "sender": "Acme",
         "status": "UNDELIVERABLE",
         "tag": "t1",
-        "created": "2026-11-25T12:00:00Z",
-        "modified": "2026-11-25T12:00:05Z",
+        "created": iso(created),
+        "modified": iso(created + timedelta(seconds=5)),
         "failureReason": {"code": 1, "details": "unreachable", "permanent": True},
     }
     # Compact, sorted JSON: the exact bytes that were signed.
@@ -260,7 +261,7 @@ def test_inbound_sms_event(
         "destination": funded_account["number"].lstrip("+"),
         "content": "Stop please",
         "keyword": "STOP",
-        "created": "2026-11-25T12:00:00Z",
+        "created": iso(clock.now()),
     }
     [view] = hooks.deliveries_for_message(account_id, inbound_id)
     assert (view["event"], view["status"]) == ("message.inbound", "sent")
