@@ -18,6 +18,11 @@ class Submission:
     content: str
     encoding: str
     segments: int
+    # Class 0: the handset shows it at once and does not store it (POST /message/flash).
+    flash: bool = False
+    # When the message's validity runs out: a carrier that can (SMPP validity_period) tells
+    # the network, so it stops trying when we would.
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class SimulatedCarrier:
                         "destination": submission.destination,
                         "content": submission.content,
                         "segments": submission.segments,
+                        "flash": submission.flash,
                         "submitted_at": now,
                         "receipt_due_at": due,
                         "outcome": outcome,

@@ -133,6 +133,8 @@ class Message(Base):
     metadata_json: Mapped[Any] = mapped_column("metadata", JSON, nullable=True)
     ttl: Mapped[int | None]
     validity_minutes: Mapped[int] = mapped_column(Integer, default=2880)
+    # A flash (class 0) SMS: shown on the handset's screen at once and not stored there.
+    flash: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     encoding: Mapped[str] = mapped_column(String(8))
     segments: Mapped[int] = mapped_column(Integer)
     credits_milli: Mapped[int] = mapped_column(BigInteger)
@@ -404,6 +406,7 @@ class SimSubmission(Base):
     destination: Mapped[str] = mapped_column(String(20), index=True)
     content: Mapped[str] = mapped_column(Text)
     segments: Mapped[int] = mapped_column(Integer)
+    flash: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     submitted_at: Mapped[datetime]
     receipt_due_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(16))

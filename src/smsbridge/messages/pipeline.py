@@ -45,6 +45,12 @@ OnStatus = Callable[[Session, Sequence[str], datetime], int]
 _messages: Table = Message.__table__  # type: ignore[assignment]
 
 
+def valid_until(created: datetime, schedule: datetime | None, validity_minutes: int) -> datetime:
+    """When a message stops being worth sending: its validity counts from when it was due
+    (its schedule, or its creation), never from its latest retry."""
+    return (schedule or created) + timedelta(minutes=validity_minutes)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -138,8 +144,11 @@ class Pipeline:
                     Message.encoding,
                     Message.segments,
                     Message.ready_at,
+                    Message.created,
+                    Message.schedule,
                     Message.validity_minutes,
                     Message.credits_milli,
+                    Message.flash,
                 )
                 .where(Message.state == State.QUEUED.value, Message.ready_at <= now)
                 .order_by(Message.ready_at)
@@ -150,7 +159,8 @@ class Pipeline:
             ).all()
             if not rows:
                 return []
-            expired = [r for r in rows if r.ready_at + timedelta(minutes=r.validity_minutes) < now]
+            deadlines = {r.id: valid_until(r.created, r.schedule, r.validity_minutes) for r in rows}
+            expired = [r for r in rows if deadlines[r.id] < now]
             live = [r for r in rows if r not in expired]
             for row in expired:
                 self._finish(
@@ -184,6 +194,8 @@ class Pipeline:
                 content=r.content,
                 encoding=r.encoding,
                 segments=r.segments,
+                flash=bool(r.flash),
+                valid_until=deadlines[r.id],
             )
             for r in live
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, insert, select, update
@@ -523,7 +523,3 @@ def inbound_view(message: InboundMessage, email: OutboundEmail | None = None) ->
         "emailstatus": email.status if email is not None else None,
         "emailerror": email.last_error if email is not None else None,
     }
-
-
-def ttl_deadline(created: datetime, validity_minutes: int) -> datetime:
-    return created + timedelta(minutes=validity_minutes)
