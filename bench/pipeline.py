@@ -388,7 +388,7 @@ async def post_json(http: httpx.AsyncClient, path: str, body: Any) -> tuple[Any,
     started = time.perf_counter()
     response = await http.post(path, json=body)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
+    if not response.is_success:
         raise RequestFailed(f"POST {path} -> {response.status_code}: {response.text[:500]}")
     return response.json(), elapsed_ms
 

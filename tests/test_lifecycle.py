@@ -143,7 +143,7 @@ def test_a_whole_conversation_between_an_email_client_and_a_handset(deployment: 
                 "responseemail": ["alice@acme.example"],
             },
         )
-        assert sent.status_code == 200, sent.text
+        assert sent.status_code == 201, sent.text
         message_id = sent.json()["messageid"]
         wait_until(
             lambda: api.get(f"/messages/{message_id}").json()["status"] == "DELIVERED",

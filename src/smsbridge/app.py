@@ -36,6 +36,7 @@ from smsbridge.messages.pipeline import Pipeline
 from smsbridge.messages.service import MessageService
 from smsbridge.numbers.routes import build_number_router
 from smsbridge.numbers.service import NumberService
+from smsbridge.otp.service import OtpService
 from smsbridge.secrets_store import reply_token_keys
 from smsbridge.settings import Settings
 from smsbridge.webhooks.routes import build_webhook_router
@@ -66,6 +67,9 @@ class Gateway:
             self.db, self.clock, settings.billing.home_region, settings.numbers.quarantine_days
         )
         self.messages = MessageService(self.db, self.clock, settings, self.rates)
+        self.otp = OtpService(
+            self.db, self.clock, settings.otp, self.messages, settings.billing.home_region
+        )
         # The conversation service needs the database's stored key, so it is built on first
         # use (after migrations); the inbound hook reaches it through this indirection.
         self.webhooks = WebhookService(self.db, self.clock, settings.webhooks)
@@ -160,12 +164,13 @@ class Gateway:
             version=__version__,
             description=(
                 "SMS Works-compatible SMS API with Reply Numbers and an email bridge. Send the "
-                "API key in the Authorization header. Every error is JSON: {code, message}."
+                "API key in the Authorization header. Every error is JSON in The SMS Works' "
+                "error model ({message, errorCode, status, permanent}) plus a stable `code`."
             ),
         )
         install_error_handlers(app)
         account = account_dependency(self.accounts)
-        app.include_router(build_router(account, self.messages))
+        app.include_router(build_router(account, self.messages, self.otp))
         app.include_router(build_number_router(self.numbers, account))
         inbound = self.settings.mail.inbound
         app.include_router(

@@ -33,10 +33,11 @@ def reply_token_keys(
             )
             session.add(row)
         return [row.value.encode()]
-    return [_stored_secret(db, clock, REPLY_TOKEN_KEY).encode()]
+    return [stored_secret(db, clock, REPLY_TOKEN_KEY).encode()]
 
 
-def _stored_secret(db: Database, clock: Clock, name: str) -> str:
+def stored_secret(db: Database, clock: Clock, name: str) -> str:
+    """The secret called `name`, made once (by whichever process is first) and then shared."""
     with db.read() as session:
         row = session.get(GatewaySecret, name)
         if row is not None:

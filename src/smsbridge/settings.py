@@ -5,8 +5,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -151,6 +152,43 @@ class ApiSettings(_Section):
     )
     max_batch_size: int = Field(5000, description="Most destinations in one batch.")
     max_content_length: int = Field(1280, description="Most characters in one message.")
+    timezone: str = Field(
+        "Europe/London",
+        description=(
+            "Time zone of the dates the SMS Works API writes (JavaScript date strings, as "
+            "The SMS Works does); dates read carry their own offset."
+        ),
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+
+class OtpSettings(_Section):
+    default_validity_seconds: int = Field(
+        300, description="How long a one-time passcode lives when the request does not say."
+    )
+    max_validity_seconds: int = Field(86400, description="The longest validity a request may ask.")
+    max_attempts: int = Field(
+        5, description="Wrong passcodes for one OTP (by messageid or destination) before it locks."
+    )
+    max_failures_per_minute: int = Field(
+        60,
+        description=(
+            "Wrong passcodes per account per minute when verifying by passcode alone; more are "
+            "refused with 429 until the minute has passed."
+        ),
+    )
+    default_template: str = Field(
+        "Your one-time passcode is {{passcode}}",
+        description="The SMS text when a request gives no template.",
+    )
 
 
 class MailOutSettings(_Section):
@@ -262,6 +300,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     billing: BillingSettings = BillingSettings()
     api: ApiSettings = ApiSettings()
+    otp: OtpSettings = OtpSettings()
     mail: MailSettings = MailSettings()
     numbers: NumberSettings = NumberSettings()
     webhooks: WebhookSettings = WebhookSettings()

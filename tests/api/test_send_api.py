@@ -30,14 +30,16 @@ def send(client: TestClient, account: dict[str, str], **fields: Any) -> Any:
 
 def test_send_returns_id_status_and_credits(client: TestClient, funded_account: dict[str, str]):
     response = send(client, funded_account)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     body = response.json()
-    assert body["status"] == "ACCEPTED"
-    assert body["credits"] == 1.0
+    # As The SMS Works answers: SENT, the credits left, the credits used.
+    assert body["status"] == "SENT"
+    assert (body["credits"], body["creditsUsed"], body["messageparts"]) == (99.0, 1.0, 1)
     looked_up = client.get(f"/v1/messages/{body['messageid']}", headers=auth(funded_account))
     assert looked_up.status_code == 200
     message = looked_up.json()
-    assert message["destination"] == "447700900123"
+    assert message["destination"] == 447700900123  # a number, as the document types it
+    assert message["identifier"] == "7700900123"
     assert message["status"] == "ACCEPTED"
     assert message["segments"] == 1
 
@@ -118,7 +120,7 @@ def test_bad_input_gets_a_coded_json_error_and_costs_nothing(
     after = client.get("/v1/credits/balance", headers=auth(funded_account)).json()["credits"]
     assert after == before
     listed = client.post("/v1/messages", json={}, headers=auth(funded_account)).json()
-    assert listed["messages"] == []
+    assert listed == []
 
 
 def test_malformed_json_and_missing_fields(client: TestClient, funded_account):
@@ -156,16 +158,17 @@ def test_insufficient_credit_is_refused_and_nothing_queued(
     response = client.post("/v1/message/send", json=body, headers=key)
     assert response.status_code == 402
     assert response.json()["code"] == "INSUFFICIENT_CREDIT"
-    assert client.post("/v1/messages", json={}, headers=key).json()["messages"] == []
+    assert client.post("/v1/messages", json={}, headers=key).json() == []
 
 
 def test_reply_number_sender_is_accepted(client: TestClient, funded_account):
     response = send(client, funded_account, sender=funded_account["number"].lstrip("+"))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     message = client.get(
         f"/v1/messages/{response.json()['messageid']}", headers=auth(funded_account)
     ).json()
-    assert message["sender"] == funded_account["number"]
+    # Numbers are written one way in every answer: digits, no '+'.
+    assert message["sender"] == funded_account["number"].lstrip("+")
 
 
 def test_international_allowed_when_the_account_says_so(
@@ -173,8 +176,8 @@ def test_international_allowed_when_the_account_says_so(
 ):
     gateway.accounts.set_international(funded_account["account_id"], True)
     response = send(client, funded_account, destination="+33612345678")
-    assert response.status_code == 200, response.text
-    assert response.json()["credits"] == 2.0  # FR in the shipped rate table
+    assert response.status_code == 201, response.text
+    assert response.json()["creditsUsed"] == 2.0  # FR in the shipped rate table
 
 
 def test_idempotency_key_returns_first_result_and_sends_once(client: TestClient, funded_account):
@@ -182,10 +185,10 @@ def test_idempotency_key_returns_first_result_and_sends_once(client: TestClient,
     body = {"sender": "Acme", "destination": "447700900123", "content": "Your order shipped"}
     first = client.post("/v1/message/send", json=body, headers=headers)
     second = client.post("/v1/message/send", json=body, headers=headers)
-    assert first.status_code == second.status_code == 200
+    assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     listed = client.post("/v1/messages", json={}, headers=auth(funded_account)).json()
-    assert len(listed["messages"]) == 1
+    assert len(listed) == 1
     changed = client.post(
         "/v1/message/send", json={**body, "content": "Different"}, headers=headers
     )
@@ -206,8 +209,9 @@ def test_schedule_and_cancel_refunds(client: TestClient, gateway: Gateway, funde
         headers=auth(funded_account),
     )
     assert response.status_code == 200, response.text
-    assert response.json()["status"] == "SCHEDULED"
-    message_id = response.json()["messageid"]
+    [scheduled] = response.json()  # the document answers a list of one
+    assert scheduled["status"] == "SCHEDULED"
+    message_id = scheduled["messageid"]
     assert client.get("/v1/credits/balance", headers=auth(funded_account)).json()["credits"] == 99
     cancel = client.delete(f"/v1/messages/schedule/{message_id}", headers=auth(funded_account))
     assert cancel.status_code == 200
@@ -223,10 +227,10 @@ def test_batch_send_lookup_and_limits(client: TestClient, gateway: Gateway, fund
         json={"sender": "Acme", "destinations": destinations, "content": "Sale!"},
         headers=auth(funded_account),
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     batch_id = response.json()["batchid"]
     messages = client.get(f"/v1/batch/{batch_id}", headers=auth(funded_account)).json()
-    assert sorted(m["destination"] for m in messages) == sorted(destinations)
+    assert sorted(str(m["destination"]) for m in messages) == sorted(destinations)
     too_many = client.post(
         "/v1/batch/send",
         json={"sender": "Acme", "destinations": ["447700900123"] * 5001, "content": "x"},
@@ -243,9 +247,7 @@ def test_batch_with_one_bad_destination_sends_nothing(client: TestClient, funded
     )
     assert response.status_code == 400
     assert response.json()["details"][0]["index"] == 1
-    assert (
-        client.post("/v1/messages", json={}, headers=auth(funded_account)).json()["messages"] == []
-    )
+    assert client.post("/v1/messages", json={}, headers=auth(funded_account)).json() == []
 
 
 def test_batch_any_accepts_an_array(client: TestClient, funded_account):
@@ -254,7 +256,7 @@ def test_batch_any_accepts_an_array(client: TestClient, funded_account):
         {"sender": "Acme", "destination": "447700900124", "content": "two €"},
     ]
     response = client.post("/v1/batch/any", json=body, headers=auth(funded_account))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     messages = client.get(
         f"/v1/batch/{response.json()['batchid']}", headers=auth(funded_account)
     ).json()
@@ -297,8 +299,8 @@ def test_delivered_then_failed_messages_and_refund(
     assert client.get(f"/v1/messages/{ok}", headers=headers).json()["status"] == "DELIVERED"
     failed = client.get(f"/v1/messages/{bad}", headers=headers).json()
     assert failed["status"] == "UNDELIVERABLE"
-    assert failed["failureReason"]["permanent"] is True
-    listed = client.post("/v1/messages/failed", json={}, headers=headers).json()["messages"]
+    assert failed["failurereason"]["permanent"] is True
+    listed = client.post("/v1/messages/failed", json={}, headers=headers).json()
     assert [m["messageid"] for m in listed] == [bad]
     assert client.get("/v1/credits/balance", headers=headers).json()["credits"] == 99
 
@@ -308,13 +310,13 @@ def test_search_filters(client: TestClient, funded_account):
     send(client, funded_account, tag="autumn", destination="447700900124")
     headers = auth(funded_account)
     by_tag = client.post("/v1/messages", json={"tag": "spring"}, headers=headers).json()
-    assert len(by_tag["messages"]) == 1
+    assert len(by_tag) == 1
     by_destination = client.post(
         "/v1/messages", json={"destination": "447700900124"}, headers=headers
     ).json()
-    assert by_destination["messages"][0]["tag"] == "autumn"
+    assert by_destination[0]["tag"] == "autumn"
     page = client.post("/v1/messages", json={"limit": 1, "skip": 1}, headers=headers).json()
-    assert len(page["messages"]) == 1
+    assert len(page) == 1
 
 
 def test_inbox_lists_inbound_sms(client: TestClient, gateway: Gateway, funded_account):
@@ -326,8 +328,10 @@ def test_inbox_lists_inbound_sms(client: TestClient, gateway: Gateway, funded_ac
     gateway.inbound.receive(sms)
     gateway.inbound.receive(sms)  # a redelivery is stored once
     inbox = client.post("/v1/messages/inbox", json={}, headers=auth(funded_account)).json()
-    assert [m["content"] for m in inbox["messages"]] == ["STOP please"]
-    assert inbox["messages"][0]["keyword"] == "STOP"
+    assert [m["content"] for m in inbox] == ["STOP please"]
+    assert inbox[0]["keyword"] == "STOP"
+    assert (inbox[0]["status"], inbox[0]["unread"]) == ("INCOMING", True)
+    assert inbox[0]["sender"] == "447700900123"
 
 
 def test_openapi_and_docs_are_served(client: TestClient):
@@ -344,6 +348,6 @@ def test_unknown_path_is_json(client: TestClient):
 
 def test_send_with_a_schedule_is_scheduled(client: TestClient, gateway: Gateway, funded_account):
     response = send(client, funded_account, schedule=iso(gateway.clock.now() + timedelta(hours=21)))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     assert response.json()["status"] == "SCHEDULED"
-    assert response.json()["credits"] == 1.0
+    assert response.json()["creditsUsed"] == 1.0

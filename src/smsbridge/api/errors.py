@@ -1,4 +1,9 @@
-"""Every API error is JSON: a stable `code` and a `message` a person can act on."""
+"""Every API error is JSON in The SMS Works' error model, with our stable code beside it.
+
+`{"message", "errorCode", "status", "permanent"}` is their ExtendedErrorModel (ErrorModel is its
+`message` alone); `code` (the same word as `status`) and `details` are ours. The numbers and
+flags come from the one table in smsbridge.errors.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,34 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smsbridge.errors import ServiceError
+from smsbridge.errors import ERROR_CODES, ServiceError, error_code
 
 log = logging.getLogger(__name__)
+
+# The document's media type for every answer; its generated clients match on it.
+MEDIA_TYPE = "application/json;charset=UTF-8"
+
+
+class SmsWorksJSON(JSONResponse):
+    media_type = MEDIA_TYPE
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers an operation can give, for the OpenAPI document we serve."""
+    from smsbridge.messages.schemas import ErrorResponse
+
+    described = {
+        status: [e.code for e in ERROR_CODES.values() if e.http_status == status]
+        for status in statuses
+    }
+    return {
+        status: {
+            "model": ErrorResponse,
+            "description": "Error: " + (", ".join(codes[:12]) or "see docs/api.md"),
+        }
+        for status, codes in described.items()
+    }
+
 
 _HTTP_CODES = {
     401: "UNAUTHORIZED",
@@ -23,12 +53,32 @@ _HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
+# A field whose value is wrong has its own code where the send API documents one.
+_FIELD_CODES = {
+    "validity": "INVALID_VALIDITY",
+    "ttl": "INVALID_TTL",
+    "metadata": "INVALID_METADATA",
+}
+
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message}
+    entry = error_code(code)
+    body: dict[str, Any] = {
+        "message": message,
+        "errorCode": entry.number,
+        "status": code,
+        "permanent": entry.permanent,
+        "code": code,
+    }
     if details:
         body["details"] = details
     return body
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[Any] | None = None, **kwargs: Any
+) -> JSONResponse:
+    return SmsWorksJSON(error_body(code, message, details), status_code=status, **kwargs)
 
 
 def _describe(errors: list[Any]) -> tuple[str, str]:
@@ -37,21 +87,22 @@ def _describe(errors: list[Any]) -> tuple[str, str]:
     kind = first.get("type", "")
     location = [str(p) for p in first.get("loc", ()) if p != "body"]
     field = ".".join(location) or "the body"
-    if kind == "json_invalid":
-        return "MALFORMED_JSON", "The request body is not valid JSON."
+    if kind in ("json_invalid", "json_type"):
+        return "MALFORMED_JSON", "The request body is not valid JSON in UTF-8."
     if kind == "extra_forbidden":
         return "UNKNOWN_FIELD", f"'{field}' is not a field of this request; check its spelling."
     if kind == "missing":
         if field == "the body":
             return "MISSING_BODY", "The request needs a JSON body."
         return "MISSING_FIELD", f"'{field}' is required."
-    return "INVALID_FIELD", f"'{field}' is invalid: {first.get('msg', 'bad value')}."
+    code = _FIELD_CODES.get(location[-1] if location else "", "INVALID_FIELD")
+    return code, f"'{field}' is invalid: {first.get('msg', 'bad value')}."
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+        return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -64,22 +115,24 @@ def install_error_handlers(app: FastAPI) -> None:
             }
             for e in errors[:20]
         ]
-        return JSONResponse(error_body(code, message, details), status_code=400)
+        return error_response(400, code, message, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+        if exc.status_code == 400:
+            # Starlette's own 400s are bodies it could not decode.
+            code = "MALFORMED_JSON"
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no such API path; see /docs for the paths we serve."
-        return JSONResponse(
-            error_body(code, message), status_code=exc.status_code, headers=exc.headers
-        )
+        if exc.status_code == 400:
+            message = "The request body is not valid JSON in UTF-8."
+        return error_response(exc.status_code, code, message, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error in an API request", exc_info=exc)
-        return JSONResponse(
-            error_body("INTERNAL_ERROR", "Something went wrong on our side; nothing was sent."),
-            status_code=500,
+        return error_response(
+            500, "INTERNAL_ERROR", "Something went wrong on our side; nothing was sent."
         )

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
+from smsbridge.api.errors import SmsWorksJSON, error_responses
 from smsbridge.conversations.service import ConversationService
 from smsbridge.errors import ServiceError
 from smsbridge.mail.ports import ReceivedEmail
@@ -14,7 +15,12 @@ from smsbridge.mail.ports import ReceivedEmail
 def build_inbound_router(
     conversations: ConversationService, secret: str, max_bytes: int
 ) -> APIRouter:
-    router = APIRouter(prefix="/v1/inbound", tags=["Email"])
+    router = APIRouter(
+        prefix="/v1/inbound",
+        tags=["Email"],
+        responses=error_responses(400, 401, 404, 413, 422, 500),
+        default_response_class=SmsWorksJSON,
+    )
 
     @router.post("/email", status_code=202)
     async def inbound_email(

@@ -153,6 +153,8 @@ class Message(Base):
     failure_permanent: Mapped[bool | None]
     created: Mapped[datetime]
     modified: Mapped[datetime]
+    # Set by DELETE /messages/{id}: no longer listed, its text erased; receipts still apply.
+    deleted_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_messages_state_ready_at", "state", "ready_at"),
@@ -180,6 +182,8 @@ class InboundMessage(Base):
     # Who the SMS was emailed to (empty: kept in the inbox only) and that email's row.
     emailed_to: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     email_id: Mapped[str | None] = mapped_column(String(36))
+    # Set by DELETE /messages/{id}: no longer listed, its text erased.
+    deleted_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_inbound_messages_account_id_received_at", "account_id", "received_at"),
@@ -380,6 +384,47 @@ class IdempotencyKey(Base):
     status_code: Mapped[int]
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class OneTimePasscode(Base):
+    """A one-time passcode sent by SMS. Only a keyed digest of the code is kept."""
+
+    __tablename__ = "otps"
+
+    # The id of the SMS that carried it: The SMS Works names an OTP by its message id.
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    destination: Mapped[str] = mapped_column(String(20))
+    passcode_digest: Mapped[str] = mapped_column(String(64))
+    validity_seconds: Mapped[int] = mapped_column(Integer)
+    metadata_json: Mapped[Any] = mapped_column("metadata", JSON, nullable=True)
+    # SENT -> VERIFIED, or FAILED after too many wrong guesses; EXPIRED is read off expires_at.
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_otps_account_id_passcode_digest", "account_id", "passcode_digest"),
+        Index(
+            "ix_otps_account_id_destination_created_at", "account_id", "destination", "created_at"
+        ),
+    )
+
+
+class OtpFailure(Base):
+    """A wrong passcode given without saying which OTP it was for: counted per account, so
+    guessing across every live code of an account is slowed down."""
+
+    __tablename__ = "otp_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_otp_failures_account_id_at", "account_id", "at"),)
 
 
 class OrphanReceipt(Base):

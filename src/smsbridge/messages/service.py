@@ -5,16 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smsbridge.clock import Clock
 from smsbridge.credits import ledger
-from smsbridge.credits.pricing import RateTable, to_credits
+from smsbridge.credits.pricing import MILLI, RateTable, to_credits
 from smsbridge.db.engine import Database
 from smsbridge.db.models import (
     Account,
@@ -25,8 +26,9 @@ from smsbridge.db.models import (
     OutboundEmail,
     ReplyNumber,
 )
-from smsbridge.errors import Invalid, NotFound, ServiceError
+from smsbridge.errors import Invalid, NotFound, ServiceError, error_code
 from smsbridge.ids import new_id
+from smsbridge.messages import wire
 from smsbridge.messages.schemas import BatchIn, MessageIn, QueryIn
 from smsbridge.messages.status import FAILED_STATUSES, State, Status
 from smsbridge.messages.validation import (
@@ -36,7 +38,14 @@ from smsbridge.messages.validation import (
     parse_time,
     price_destination,
 )
+from smsbridge.numbers.phone import InvalidNumber, normalise_number
 from smsbridge.settings import Settings
+
+# The word a send answers with, as The SMS Works does: the message is on its way. Its record
+# then shows where it really is (ACCEPTED until the carrier takes it).
+SENT_WORD = "SENT"
+# GET /messages/schedule covers messages scheduled in the last three months and ahead.
+SCHEDULE_LOOKBACK = timedelta(days=92)
 
 
 class MessageService:
@@ -45,6 +54,7 @@ class MessageService:
         self._clock = clock
         self._settings = settings
         self._rates = rates
+        self.zone = ZoneInfo(settings.api.timezone)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -54,16 +64,18 @@ class MessageService:
         request: MessageIn,
         *,
         scheduled: bool = False,
+        flash: bool = False,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Queue one message (POST /message/send, /message/schedule)."""
+        """Queue one message (POST /message/send, /message/schedule, /message/flash)."""
         if scheduled and not request.schedule:
             raise Invalid("MISSING_SCHEDULE", "A scheduled message needs a schedule date-time.")
 
         def act(session: Session, now: datetime) -> dict[str, Any]:
-            return self.queue_in(session, account_id, request, now)
+            return self.queue_in(session, account_id, request, now, flash=flash)
 
-        return self._idempotent(account_id, idempotency_key, "message", request, act)
+        kind = "flash" if flash else "message"
+        return self._idempotent(account_id, idempotency_key, kind, request, act)
 
     def queue_in(
         self,
@@ -74,6 +86,7 @@ class MessageService:
         *,
         conversation_id: str | None = None,
         max_segments: int | None = None,
+        flash: bool = False,
     ) -> dict[str, Any]:
         """Check, price, debit and queue one message inside the caller's transaction."""
         policy = self._policy(session, account_id)
@@ -88,12 +101,14 @@ class MessageService:
         ledger.debit(session, account_id, priced.credits_milli, now, message_id=message_id)
         row = _message_row(message_id, account_id, None, common, priced, request, now)
         row["conversation_id"] = conversation_id
+        row["flash"] = flash
         session.execute(insert(Message), [row])
-        status = Status.SCHEDULED if common.schedule is not None else Status.ACCEPTED
         return {
             "messageid": message_id,
-            "status": status.value,
-            "credits": to_credits(priced.credits_milli),
+            "status": Status.SCHEDULED.value if common.schedule is not None else SENT_WORD,
+            "credits": to_credits(ledger.balance_milli(session, account_id)),
+            "creditsUsed": to_credits(priced.credits_milli),
+            "messageparts": common.segments,
         }
 
     def send_batch(
@@ -170,7 +185,7 @@ class MessageService:
             # A batch is all or nothing: a client must never have to work out which half went.
             first = problems[0]
             raise ServiceError(
-                403 if first["code"].endswith("NOT_ALLOWED") else 400,
+                error_code(first["code"]).http_status,
                 first["code"],
                 f"{len(problems)} of {len(items)} destinations were refused "
                 f"(first: {first['message']}) and nothing was sent.",
@@ -188,8 +203,12 @@ class MessageService:
         )
         ledger.debit(session, account_id, total, now, batch_id=batch_id)
         session.execute(insert(Message), rows)
-        status = Status.SCHEDULED if schedule is not None else Status.ACCEPTED
-        return {"batchid": batch_id, "status": status.value, "credits": to_credits(total)}
+        return {
+            "batchid": batch_id,
+            "status": Status.SCHEDULED.value if schedule is not None else SENT_WORD,
+            "credits": to_credits(ledger.balance_milli(session, account_id)),
+            "creditsUsed": to_credits(total),
+        }
 
     def _common(self, request: MessageIn | BatchIn, policy: Policy, now: datetime) -> Common:
         return check_common(
@@ -263,7 +282,7 @@ class MessageService:
                             account_id=account_id,
                             key=key,
                             request_hash=digest,
-                            status_code=200,
+                            status_code=201,
                             response=response,
                             created_at=now,
                         )
@@ -274,7 +293,7 @@ class MessageService:
                 continue
         raise ServiceError(409, "IDEMPOTENCY_CONFLICT", "A request with this key is in progress.")
 
-    # -- cancelling ------------------------------------------------------------------------
+    # -- cancelling and deleting -----------------------------------------------------------
 
     def cancel_scheduled(self, account_id: str, message_id: str) -> dict[str, Any]:
         now = self._clock.now()
@@ -310,14 +329,61 @@ class MessageService:
                     409, "NOT_SCHEDULED", f"Batch {batch_id} has no scheduled messages left."
                 )
             _cancel(session, messages, now)
-        return {"batchid": batch_id, "status": "CANCELLED", "cancelled": len(messages)}
+        # The document's CancelledMessageResponse names the id `messageid`, batch or not.
+        return {
+            "messageid": batch_id,
+            "batchid": batch_id,
+            "status": "CANCELLED",
+            "cancelled": len(messages),
+        }
+
+    def delete(self, account_id: str, message_id: str) -> dict[str, Any]:
+        """DELETE /messages/{id}: take a message out of the account's log.
+
+        A message not yet handed to the carrier is also cancelled and refunded. One already
+        with the carrier may still arrive: we keep following it (a failure is still refunded),
+        but its text, addresses and metadata are erased and it is no longer listed.
+        """
+        now = self._clock.now()
+        with self._db.write() as session:
+            message = session.get(Message, message_id)
+            if message is not None and message.account_id == account_id:
+                if message.deleted_at is not None:
+                    raise _missing(message_id)
+                if message.state == State.QUEUED:
+                    _cancel(session, [message], now)
+                session.execute(
+                    update(Message)
+                    .where(Message.id == message_id)
+                    .values(
+                        deleted_at=now,
+                        content="",
+                        metadata_json=None,
+                        response_emails=[],
+                        modified=now,
+                    )
+                )
+                return {"messageid": message_id, "status": Status.DELETED.value}
+            inbound = session.get(InboundMessage, message_id)
+            if inbound is None or inbound.account_id != account_id or inbound.deleted_at:
+                raise _missing(message_id)
+            inbound.deleted_at, inbound.content = now, ""
+            return {"messageid": message_id, "status": Status.DELETED.value}
 
     # -- reading ---------------------------------------------------------------------------
 
     def get(self, account_id: str, message_id: str) -> dict[str, Any]:
+        """One message of the account's log: outbound, or an inbound SMS by its id."""
         with self._db.read() as session:
-            message = self._owned(session, account_id, message_id)
-            return message_view(message)
+            message = session.get(Message, message_id)
+            if message is not None and message.account_id == account_id:
+                if message.deleted_at is None:
+                    return message_record(message, self.zone)
+                raise _missing(message_id)
+            inbound = session.get(InboundMessage, message_id)
+            if inbound is not None and inbound.account_id == account_id and not inbound.deleted_at:
+                return inbound_record(inbound, self.zone)
+            raise _missing(message_id)
 
     def get_batch(self, account_id: str, batch_id: str) -> list[dict[str, Any]]:
         with self._db.read() as session:
@@ -325,48 +391,73 @@ class MessageService:
             if batch is None or batch.account_id != account_id:
                 raise NotFound("BATCH_NOT_FOUND", f"There is no batch {batch_id}.")
             rows = session.scalars(
-                select(Message).where(Message.batch_id == batch_id).order_by(Message.created)
+                select(Message)
+                .where(Message.batch_id == batch_id, Message.deleted_at.is_(None))
+                .order_by(Message.created)
             )
-            return [message_view(m) for m in rows]
+            return [message_record(m, self.zone) for m in rows]
 
     def search(
         self, account_id: str, query: QueryIn, *, failed_only: bool = False
     ) -> list[dict[str, Any]]:
-        statement: Select[Message] = select(Message).where(Message.account_id == account_id)
+        """POST /messages and /messages/failed: outbound messages, newest first. A query for
+        status INCOMING is a search of the inbox, as The SMS Works' statuses suggest."""
+        if not failed_only and (query.status or "").upper() == "INCOMING":
+            return self.inbox(account_id, query)
+        statement: Select[Message] = select(Message).where(
+            Message.account_id == account_id, Message.deleted_at.is_(None)
+        )
         if failed_only:
             statement = statement.where(Message.status.in_([s.value for s in FAILED_STATUSES]))
         if query.status:
             statement = statement.where(Message.status == query.status.upper())
         if query.destination:
-            statement = statement.where(Message.destination == _plus(query.destination))
+            statement = statement.where(Message.destination == self._number(query.destination))
         if query.sender:
-            statement = statement.where(Message.sender == query.sender)
+            statement = statement.where(Message.sender == self._sender(query.sender))
         if query.tag:
             statement = statement.where(Message.tag == query.tag)
+        if query.keyword:
+            return []  # outbound messages have no keyword
+        if query.credits is not None:
+            statement = statement.where(Message.credits_milli == round(query.credits * MILLI))
         if query.from_:
             statement = statement.where(Message.created >= parse_time(query.from_, "from"))
         if query.to:
             statement = statement.where(Message.created <= parse_time(query.to, "to"))
+        pairs = metadata_pairs(query.metadata)
+        if pairs:
+            statement = statement.where(
+                *(_metadata_has(self._db.is_sqlite, key, value) for key, value in pairs)
+            )
         statement = (
             statement.order_by(Message.created.desc(), Message.id)
             .offset(query.skip)
             .limit(query.limit)
         )
         with self._db.read() as session:
-            return [message_view(m) for m in session.scalars(statement)]
+            return [message_record(m, self.zone) for m in session.scalars(statement)]
 
     def inbox(self, account_id: str, query: QueryIn) -> list[dict[str, Any]]:
         statement: Select[InboundMessage] = select(InboundMessage).where(
-            InboundMessage.account_id == account_id
+            InboundMessage.account_id == account_id, InboundMessage.deleted_at.is_(None)
         )
         if query.sender:
-            statement = statement.where(InboundMessage.sender == _plus(query.sender))
+            statement = statement.where(InboundMessage.sender == self._number(query.sender))
         if query.destination:
-            statement = statement.where(InboundMessage.reply_number == _plus(query.destination))
+            statement = statement.where(
+                InboundMessage.reply_number == self._number(query.destination)
+            )
         if query.keyword:
             statement = statement.where(InboundMessage.keyword == query.keyword.upper())
-        if query.unread:
-            statement = statement.where(InboundMessage.status == "UNREAD")
+        if query.unread is not None:
+            statement = statement.where(
+                (InboundMessage.status == "UNREAD")
+                if query.unread
+                else (InboundMessage.status != "UNREAD")
+            )
+        if query.metadata is not None and metadata_pairs(query.metadata):
+            return []  # inbound SMS carry no metadata
         if query.from_:
             statement = statement.where(
                 InboundMessage.received_at >= parse_time(query.from_, "from")
@@ -391,18 +482,82 @@ class MessageService:
                 if email_ids
                 else {}
             )
-            return [inbound_view(m, emails.get(m.email_id or "")) for m in rows]
+            return [inbound_record(m, self.zone, emails.get(m.email_id or "")) for m in rows]
+
+    def scheduled(self, account_id: str) -> dict[str, Any]:
+        """GET /messages/schedule: single messages and batches scheduled in the last three
+        months or for the future, newest schedule first."""
+        since = self._clock.now() - SCHEDULE_LOOKBACK
+        with self._db.read() as session:
+            singles = list(
+                session.scalars(
+                    select(Message)
+                    .where(
+                        Message.account_id == account_id,
+                        Message.batch_id.is_(None),
+                        Message.schedule.is_not(None),
+                        Message.schedule >= since,
+                        Message.deleted_at.is_(None),
+                    )
+                    .order_by(Message.schedule.desc())
+                    .limit(1000)
+                )
+            )
+            batches = list(
+                session.scalars(
+                    select(Batch)
+                    .where(
+                        Batch.account_id == account_id,
+                        Batch.schedule.is_not(None),
+                        Batch.schedule >= since,
+                    )
+                    .order_by(Batch.schedule.desc())
+                    .limit(1000)
+                )
+            )
+            items: list[tuple[datetime, dict[str, Any]]] = [
+                (m.schedule or m.created, _scheduled_single(m)) for m in singles
+            ]
+            for batch in batches:
+                messages = list(
+                    session.scalars(select(Message).where(Message.batch_id == batch.id))
+                )
+                if messages:
+                    items.append(
+                        (batch.schedule or batch.created_at, _scheduled_batch(batch, messages))
+                    )
+        items.sort(key=lambda item: item[0], reverse=True)
+        listed = [item for _when, item in items]
+        newest = dict(listed[0]) if listed else {}
+        return {**newest, "scheduled": listed}
 
     def balance(self, account_id: str) -> float:
         with self._db.read() as session:
             return to_credits(ledger.balance_milli(session, account_id))
 
+    def _number(self, raw: str) -> str:
+        """A number in a filter, however it is written (447..., +447..., 07...), as stored."""
+        try:
+            return normalise_number(
+                raw, self._settings.billing.home_region, require_mobile=False
+            ).e164
+        except InvalidNumber:
+            return raw.strip()
+
+    def _sender(self, raw: str) -> str:
+        text = raw.strip()
+        return self._number(text) if text.lstrip("+").replace(" ", "").isdigit() else text
+
     def _owned(self, session: Session, account_id: str, message_id: str) -> Message:
         message = session.get(Message, message_id)
         # Another account's message is answered exactly like a missing one: ids never leak.
-        if message is None or message.account_id != account_id:
-            raise NotFound("MESSAGE_NOT_FOUND", f"There is no message {message_id}.")
+        if message is None or message.account_id != account_id or message.deleted_at:
+            raise _missing(message_id)
         return message
+
+
+def _missing(message_id: str) -> NotFound:
+    return NotFound("MESSAGE_NOT_FOUND", f"There is no message {message_id}.")
 
 
 def _cancel(session: Session, messages: Sequence[Message], now: datetime) -> None:
@@ -424,9 +579,63 @@ def _cancel(session: Session, messages: Sequence[Message], now: datetime) -> Non
         )
 
 
-def _plus(number: str) -> str:
-    number = number.strip()
-    return number if number.startswith("+") else "+" + number.lstrip("0")
+def metadata_pairs(metadata: Any) -> list[tuple[str, str]]:
+    """The key/value pairs a metadata filter asks for, in any of the shapes clients send:
+    the document's example (a list of {key, value}), a generated client's {"schema": {key,
+    value}}, one {key, value}, or a plain object."""
+    if metadata is None:
+        return []
+    items: list[Any]
+    if isinstance(metadata, list):
+        items = metadata
+    elif isinstance(metadata, dict) and isinstance(metadata.get("schema"), dict):
+        items = [metadata["schema"]]
+    elif isinstance(metadata, dict) and "key" in metadata:
+        items = [metadata]
+    elif isinstance(metadata, dict):
+        items = [{"key": k, "value": v} for k, v in metadata.items()]
+    else:
+        raise Invalid("INVALID_METADATA", "metadata in a search is a list of {key, value}.")
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise Invalid("INVALID_METADATA", 'Each metadata filter is {"key": ..., "value": ...}.')
+        value = item.get("value")
+        pairs.append((item["key"], value if isinstance(value, str) else json.dumps(value)))
+    return pairs[:20]
+
+
+def _metadata_has(is_sqlite: bool, key: str, value: str) -> ColumnElement[bool]:
+    """SQL for "the message's metadata holds key=value", as a {key, value} list entry or an
+    object member. JSON functions differ by database; both forms are matched on both."""
+    column = Message.__table__.c.metadata
+    if is_sqlite:
+        entry = func.json_each(column).table_valued("value", "type").alias("entry")
+        as_list = exists(
+            select(1)
+            .select_from(entry)
+            .where(
+                func.json_extract(entry.c.value, "$.key") == key,
+                func.coalesce(func.json_extract(entry.c.value, "$.value"), "") == value,
+            )
+        )
+        as_object = func.json_extract(column, f'$."{_json_path_key(key)}"') == value
+        return or_(as_list, and_(func.json_type(column) == "object", as_object))
+    document = func.cast(column, _jsonb())
+    entry_pattern = func.jsonb_build_array(func.jsonb_build_object("key", key, "value", value))
+    in_list = document.op("@>")(entry_pattern)
+    member = document.op("->>")(key) == value
+    return or_(in_list, and_(func.jsonb_typeof(document) == "object", member))
+
+
+def _jsonb() -> Any:
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    return JSONB
+
+
+def _json_path_key(key: str) -> str:
+    return key.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _message_row(
@@ -454,6 +663,7 @@ def _message_row(
         "metadata_json": request.metadata,
         "ttl": request.ttl,
         "validity_minutes": common.validity_minutes,
+        "flash": False,
         "encoding": common.encoding,
         "segments": common.segments,
         "credits_milli": priced.credits_milli,
@@ -467,59 +677,115 @@ def _message_row(
     }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def message_view(message: Message) -> dict[str, Any]:
-    """A MessageResponse as SMS Works shapes it, plus the billing facts we know."""
+def message_record(message: Message, zone: ZoneInfo) -> dict[str, Any]:
+    """A MessageResponse as The SMS Works' document shapes it, plus the facts we know."""
     failure = None
     if message.failure_code is not None or message.failure_detail:
-        failure = {
-            "code": message.failure_code,
-            "details": message.failure_detail,
-            "permanent": bool(message.failure_permanent),
-        }
-    return {
+        failure = wire.drop_empty(
+            {
+                "code": message.failure_code,
+                "details": message.failure_detail,
+                "permanent": bool(message.failure_permanent),
+            },
+            "code",
+            "details",
+        )
+    record = {
         "messageid": message.id,
         "id": message.id,
         "batchid": message.batch_id,
         "customerid": message.account_id,
-        "sender": message.sender,
-        "destination": message.destination.lstrip("+"),
+        "sender": wire.digits(message.sender),
+        "destination": wire.number_value(message.destination),
+        "identifier": wire.national_identifier(message.destination),
         "content": message.content,
-        "tag": message.tag,
+        "tag": message.tag or "",
         "status": message.status,
-        "schedule": _iso(message.schedule),
-        "created": _iso(message.created),
-        "modified": _iso(message.modified),
-        "keyword": None,
-        "failureReason": failure,
-        "responseemail": list(message.response_emails or []),
+        "schedule": wire.js_date(message.schedule, zone),
+        "created": wire.js_date(message.created, zone),
+        "modified": wire.js_date(message.modified, zone),
+        "failurereason": failure,
         "deliveryreporturl": message.deliveryreporturl,
+        # smsbridge additions:
+        "responseemail": list(message.response_emails or []),
         "metadata": message.metadata_json,
         "validity": message.validity_minutes,
+        "flash": bool(message.flash),
         "encoding": message.encoding,
         "segments": message.segments,
         "credits": to_credits(message.credits_milli),
         "country": message.country,
     }
+    return wire.drop_empty(record, "batchid", "failurereason", "deliveryreporturl")
 
 
-def inbound_view(message: InboundMessage, email: OutboundEmail | None = None) -> dict[str, Any]:
-    """An inbound SMS, with where it was emailed and how that went (queued/sent/failed)."""
-    return {
+def inbound_record(
+    message: InboundMessage, zone: ZoneInfo, email: OutboundEmail | None = None
+) -> dict[str, Any]:
+    """An inbound SMS as a MessageResponse (status INCOMING), with where it was emailed and
+    how that went (queued/sent/failed)."""
+    record = {
         "messageid": message.id,
         "id": message.id,
         "customerid": message.account_id,
-        "sender": message.sender.lstrip("+"),
-        "destination": message.reply_number.lstrip("+"),
+        "sender": wire.digits(message.sender),
+        "destination": wire.number_value(message.reply_number),
+        "identifier": wire.national_identifier(message.sender),
         "content": message.content,
         "keyword": message.keyword,
-        "status": message.status,
-        "created": _iso(message.received_at),
-        "modified": _iso(message.received_at),
+        "tag": "",
+        "status": "INCOMING",
+        "schedule": "",
+        "created": wire.js_date(message.received_at, zone),
+        "modified": wire.js_date(message.received_at, zone),
+        # smsbridge additions:
+        "unread": message.status == "UNREAD",
         "emailedto": list(message.emailed_to or []),
         "emailstatus": email.status if email is not None else None,
         "emailerror": email.last_error if email is not None else None,
+    }
+    return wire.drop_empty(record, "keyword")
+
+
+def _iso_millis(when: datetime | None) -> str:
+    # The document's example of a scheduled message's date: 2021-10-28T13:10:00.000Z.
+    if when is None:
+        return ""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _schedule_status(messages: Sequence[Message]) -> str:
+    if all(m.status == Status.DELETED for m in messages):
+        return "CANCELLED"
+    if any(m.state == State.QUEUED and m.status == Status.SCHEDULED for m in messages):
+        return "SCHEDULED"
+    return "PROCESSED"
+
+
+def _scheduled_single(message: Message) -> dict[str, Any]:
+    return {
+        "status": _schedule_status([message]),
+        "id": message.id,
+        "batch": False,
+        "message": {
+            "sender": wire.digits(message.sender),
+            "destination": wire.digits(message.destination),
+            "content": message.content,
+            "schedule": _iso_millis(message.schedule),
+        },
+    }
+
+
+def _scheduled_batch(batch: Batch, messages: Sequence[Message]) -> dict[str, Any]:
+    first = messages[0]
+    return {
+        "status": _schedule_status(messages),
+        "id": batch.id,
+        "batch": True,
+        "message": {
+            "sender": wire.digits(first.sender),
+            "destinations": [wire.digits(m.destination) for m in messages],
+            "content": first.content,
+            "schedule": _iso_millis(batch.schedule),
+        },
     }

@@ -11,12 +11,13 @@ from email_validator import EmailNotValidError, validate_email
 
 from smsbridge.credits.pricing import RateTable, price_milli
 from smsbridge.errors import Invalid, ServiceError
+from smsbridge.messages.wire import BadDate, parse_date
 from smsbridge.numbers.phone import InvalidNumber, is_alphanumeric_sender, normalise_number
 from smsbridge.segments import plan
 
 TAG_MAX = 50
 DEFAULT_VALIDITY_MINUTES = 2880
-MAX_VALIDITY_MINUTES = 4320
+MAX_VALIDITY_MINUTES = 2880  # The SMS Works' maximum
 
 
 @dataclass(frozen=True)
@@ -149,21 +150,14 @@ def check_emails(addresses: list[str]) -> list[str]:
 
 
 def parse_time(value: str, field: str) -> datetime:
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
+        return parse_date(value)
+    except BadDate as exc:
         raise Invalid(
-            "INVALID_DATE", f"'{value}' in {field} is not a date-time like 2026-12-01T09:30:00Z."
+            "INVALID_DATE",
+            f"'{value[:100]}' in {field} is not a date-time: write it like 2026-12-01T09:30:00Z "
+            "or Tue Dec 01 2026 09:30:00 GMT+0000.",
         ) from exc
-    if parsed.tzinfo is None:
-        # SMS Works is a UK service: a bare time is UTC, the same as its examples.
-        from datetime import UTC
-
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 def check_schedule(schedule: str | None, policy: Policy, now: datetime) -> datetime | None:

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsbridge.api.errors import SmsWorksJSON, error_responses
 from smsbridge.db.models import ReplyNumber
 from smsbridge.numbers.service import NumberService
 
@@ -39,7 +40,12 @@ def number_view(row: ReplyNumber) -> dict[str, Any]:
 
 
 def build_number_router(numbers: NumberService, account_dependency: Any) -> APIRouter:
-    router = APIRouter(prefix="/v1/replynumbers", tags=["Reply Numbers"])
+    router = APIRouter(
+        prefix="/v1/replynumbers",
+        tags=["Reply Numbers"],
+        responses=error_responses(400, 401, 404, 409, 413, 500),
+        default_response_class=SmsWorksJSON,
+    )
     Account = Annotated[str, Depends(account_dependency)]
 
     def changes(body: NumberUpdateIn | NumberRequestIn) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
-from smsbridge.api.routes import ERRORS
+from smsbridge.api.errors import SmsWorksJSON, error_responses
 from smsbridge.webhooks.service import WebhookService
 
 
@@ -25,7 +25,12 @@ class WebhookSettingsIn(BaseModel):
 def build_webhook_router(
     service: WebhookService, account_dependency: Callable[..., str]
 ) -> APIRouter:
-    router = APIRouter(prefix="/v1", responses=ERRORS, tags=["Webhooks"])
+    router = APIRouter(
+        prefix="/v1",
+        responses=error_responses(400, 401, 404, 413, 500),
+        tags=["Webhooks"],
+        default_response_class=SmsWorksJSON,
+    )
     Account = Annotated[str, Depends(account_dependency)]
 
     @router.get("/account/webhooks")

@@ -25,7 +25,6 @@ from smsbridge.db.engine import Database
 from smsbridge.db.models import Account, InboundMessage, Message, WebhookDelivery
 from smsbridge.errors import Invalid, NotFound
 from smsbridge.ids import new_id
-from smsbridge.messages.service import message_view
 from smsbridge.settings import WebhookSettings
 from smsbridge.webhooks import signing
 
@@ -47,18 +46,30 @@ ERROR_EXCERPT_BYTES = 300
 MAX_ERROR_LENGTH = 2000
 # Ids per IN (...) list: well inside every backend's limit on bound parameters.
 IN_CHUNK = 1000
-DELIVERY_PAYLOAD_FIELDS = (
-    "messageid",
-    "batchid",
-    "customerid",
-    "destination",
-    "sender",
-    "status",
-    "tag",
-    "created",
-    "modified",
-    "failureReason",
-)
+
+
+def status_payload(message: Message) -> dict[str, Any]:
+    """The body of a `message.status` event (docs/webhooks.md): ISO 8601 times, numbers as
+    digits, the failure as `failureReason`."""
+    failure = None
+    if message.failure_code is not None or message.failure_detail:
+        failure = {
+            "code": message.failure_code,
+            "details": message.failure_detail,
+            "permanent": bool(message.failure_permanent),
+        }
+    return {
+        "messageid": message.id,
+        "batchid": message.batch_id,
+        "customerid": message.account_id,
+        "destination": message.destination.lstrip("+"),
+        "sender": message.sender.lstrip("+"),
+        "status": message.status,
+        "tag": message.tag,
+        "created": _iso(message.created),
+        "modified": _iso(message.modified),
+        "failureReason": failure,
+    }
 
 
 def new_webhook_secret() -> str:
@@ -234,8 +245,7 @@ class WebhookService:
                 .execution_options(populate_existing=True)
             )
             for message in messages:
-                view = message_view(message)
-                payload = {key: view[key] for key in DELIVERY_PAYLOAD_FIELDS}
+                payload = status_payload(message)
                 rows.append(
                     self._delivery_row(
                         message.account_id,

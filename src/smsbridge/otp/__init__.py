@@ -1,0 +1,1 @@
+"""One-time passcodes sent by SMS (The SMS Works' /otp operations)."""
