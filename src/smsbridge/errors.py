@@ -142,7 +142,7 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     # -- the account page and its users ------------------------------------------------------
     ("SIGN_IN_FAILED", 5000, 401, True, "That email and password do not match."),
     ("TOO_MANY_ATTEMPTS", 5001, 429, False, "Too many failed sign-ins; wait and try again."),
-    ("WRONG_PASSWORD", 5002, 403, True, "The current password is wrong."),
+    ("WRONG_PASSWORD", 5002, 400, True, "The current password is wrong."),
     ("PASSWORD_TOO_SHORT", 5003, 400, True, "The password is too short."),
     ("PASSWORD_TOO_LONG", 5004, 400, True, "The password is too long."),
     ("PASSWORDS_DIFFER", 5005, 400, True, "The two new passwords differ."),

@@ -9,7 +9,18 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -611,13 +622,16 @@ def _metadata_has(is_sqlite: bool, key: str, value: str) -> ColumnElement[bool]:
     column = Message.__table__.c.metadata
     if is_sqlite:
         entry = func.json_each(column).table_valued("value", "type").alias("entry")
+
+        def member(path: str) -> Any:
+            # CASE, not AND: SQLite may evaluate either side of an AND first, and
+            # json_extract on an entry that is not an object is an error, not NULL.
+            return case((entry.c.type == "object", func.json_extract(entry.c.value, path)))
+
         as_list = exists(
             select(1)
             .select_from(entry)
-            .where(
-                func.json_extract(entry.c.value, "$.key") == key,
-                func.coalesce(func.json_extract(entry.c.value, "$.value"), "") == value,
-            )
+            .where(member("$.key") == key, func.coalesce(member("$.value"), "") == value)
         )
         as_object = func.json_extract(column, f'$."{_json_path_key(key)}"') == value
         return or_(as_list, and_(func.json_type(column) == "object", as_object))

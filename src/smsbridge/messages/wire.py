@@ -90,7 +90,14 @@ def _javascript(text: str) -> datetime | None:
         return None
 
 
+_RFC2822_START = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s")
+
+
 def _rfc2822(text: str) -> datetime | None:
+    # JavaScript's toUTCString() ("Mon, 06 Jan 2025 09:00:00 GMT"); only in that order, so
+    # the lenient stdlib parser never takes a broken JavaScript date for something else.
+    if not _RFC2822_START.match(text):
+        return None
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -24,10 +24,13 @@ def new_passcode(length: int) -> str:
 
 
 def passcode_length(value: Any) -> int:
-    """The `length` field. The document types it `object` (its example is "{}"), so an empty
-    object or "{}" means the default; otherwise a whole number from 4 to 10."""
+    """The `length` field. The document types it `object` (its example is "{}"), and clients
+    generated from it can only send an object: an empty one (or "{}") means the default, one
+    holding a single number means that number; otherwise a whole number from 4 to 10."""
     if value is None or value == {} or value == "{}":
         return DEFAULT_LENGTH
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
     if isinstance(value, bool):
         raise Invalid("INVALID_LENGTH", "length is a number of digits from 4 to 10.")
     if isinstance(value, str) and value.strip().isdigit():
