@@ -638,8 +638,8 @@ def _metadata_has(is_sqlite: bool, key: str, value: str) -> ColumnElement[bool]:
     document = func.cast(column, _jsonb())
     entry_pattern = func.jsonb_build_array(func.jsonb_build_object("key", key, "value", value))
     in_list = document.op("@>")(entry_pattern)
-    member = document.op("->>")(key) == value
-    return or_(in_list, and_(func.jsonb_typeof(document) == "object", member))
+    in_object = document.op("->>")(key) == value
+    return or_(in_list, and_(func.jsonb_typeof(document) == "object", in_object))
 
 
 def _jsonb() -> Any:
