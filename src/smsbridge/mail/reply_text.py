@@ -68,24 +68,39 @@ _VERBS = (
     r"wrote|writes|schrieb|a\s+écrit|a\s+ecrit|escribió|escribio|ha\s+escrito|ha\s+scritto"
     r"|scrive|schreibt|schreef|geschreven|escreveu|skrev|napisał\(a\)|napisała|napisał|napisal"
     r"|pisze|napsal\(a\)|napsala|napsal|píše|napísal\(a\)|napísal|написал\(а\)|написала"  # noqa: RUF001
-    r"|написал|пишет|пише|написав|kirjoitti|írta|yazdı|a\s+scris|napisao|έγραψε"  # noqa: RUF001
+    r"|написал|пишет|пише|написав|kirjoitti|ezt\s+írta|írta|şunu\s+yazdı|şunları\s+yazdı|yazdı"
+    r"|a\s+scris|napisao\s+je|napisao|έγραψε|va\s+escriure|đã\s+viết|menulis"  # noqa: RUF001
 )
-_CJK_VERBS = r"写道|寫道|書きました|작성"
+# Chinese, Japanese and Korean put the verb right after the name or the date, with no space.
+_CJK_VERBS = r"写道|寫道|書きました|のメール|작성"
 # The verb, then (for "schrieb Max <m@x>:" or "schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:")
 # a short tail, then the colon that ends every attribution; Zoho frames it in dashes instead.
 _VERB_END_RE = re.compile(
     rf"(?:(?<!\w)(?:{_VERBS})(?!\w)|{_CJK_VERBS})(?:\s.{{0,120}}?)?\s*(?:[:\uff1a]|-{{2,}})\s*$",
     re.IGNORECASE,
 )
-_OPENER_RE = re.compile(
-    r"^(?:on|at|am|den|le|el|il|op|em|às|no dia|dnia|w dniu|dne|dňa)\s", re.IGNORECASE
+# "On ... Name <a@b.c> wrote" with the colon lost (a relay, a client in some languages): the
+# verb ends the line. Only trusted with an address or a full date and time, see below.
+_VERB_NO_COLON_END_RE = re.compile(rf"(?<!\w)(?:{_VERBS})\s*$", re.IGNORECASE)
+# "Liisa Virtanen kirjoitti 4.3.2025 klo 9.15:", "Bob wrote on 04/03/2025 09:15:": a short name,
+# the verb, then the date (Thunderbird's "#1 wrote on #2 #3:" and Finnish clients).
+_NAME_VERB_DATE_RE = re.compile(
+    rf"^[^\W\d_][^\s:<>]*(?:\s[^\s:<>]+){{0,3}}\s(?:{_VERBS})(?!\w)[^:]{{0,40}}"
+    r"(?:19|20)\d\d[^:]{0,20}\d{1,2}[:.]\d\d\s*[:\uff1a]\s*$",
+    re.IGNORECASE,
 )
-# "понедельник, 6 октября ...", "wt., 4 mar 2025 ...": a weekday, a comma, then the date.
-_WEEKDAY_COMMA_RE = re.compile(r"^[^\W\d_]{2,15}\.?,\s*\d")
+_OPENER_RE = re.compile(
+    r"^(?:on|at|am|den|le|el|il|op|em|às|no dia|dnia|w dniu|dne|dňa|på|στις|vào|pada|在)\s",
+    re.IGNORECASE,
+)
+# "понедельник, 6 октября ...", "wt., 4 mar 2025 ...", "tors. 3 mars 2025 kl. 18:02 ...",
+# "ti 4. maalisk. 2025 ...": a weekday (abbreviated, with a dot or a comma), then the date.
+_WEEKDAY_START_RE = re.compile(r"^[^\W\d_]{2,15}(?:\.,?|,)\s*\d|^[^\W\d_]{2,3}\s+\d")
 # Gmail's numeric form: "2016-10-24 15:36 GMT+02:00 Name <a@b.c>:", "2013/7/20 Name <a@b.c>".
 _YEAR_FIRST_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)")
 _YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _TIME_RE = re.compile(r"(?<!\d)\d{1,2}:\d\d(?!\d)")
+_ANY_TIME_RE = re.compile(r"(?<!\d)\d{1,2}[:.]\d\d(?![\d.])")
 _GMT_RE = re.compile(r"\bGMT[+-]\d")
 _ANY_EMAIL_RE = re.compile(r"\w[\w.+-]*@[\w-]+(?:\.[\w-]+)+")
 # "Name <address> wrote:" (Gmail in most languages): the verb follows the address directly;
@@ -99,11 +114,15 @@ _NAME_ADDRESS_VERB_RE = re.compile(
 _MESSAGE_WRITTEN_BY_RE = re.compile(
     r"^wiadomość napisana przez .{1,200}[:\uff1a]\s*$", re.IGNORECASE
 )
+# An attribution wraps across an empty line only inside an address ("Name <" / "" / "a@b>").
+_OPEN_ADDRESS_END_RE = re.compile(r"[<(\[]\s*$")
+_ADDRESS_START_RE = re.compile(r"^(?:[<(\[]|mailto:|\w[\w.+-]*@)", re.IGNORECASE)
 _EMAIL_COLON_END_RE = re.compile(r"<[^<>]*@[^<>]*>\s*[:\uff1a]\s*$")
 _EMAIL_END_RE = re.compile(r"<[^<>]*@[^<>]*>\s*[:\uff1a]?\s*$")
 _LEADING_FRAME_RE = re.compile(r"^[-*_\s]+")
 _ATTRIBUTION_MAX_LINES = 5
 _ATTRIBUTION_MAX_CHARS = 400
+_QUOTED_TAIL_MAX_CHARS = 20
 
 # --------------------------------------------------------------------------------------------
 # Header blocks (Outlook, forwards): "From:" plus at least two of Sent/To/Cc/Subject/...
@@ -237,6 +256,7 @@ class _Unit:
 class _Span:
     end: int
     anchored: bool  # starts with a date or an opener word, not just "Name <address> wrote:"
+    needs_quote: bool = False  # a weaker form: only an attribution if a quote follows it
 
 
 def _is_blank(line: str) -> bool:
@@ -247,35 +267,69 @@ def _is_quote(line: str) -> bool:
     return _QUOTE_RE.match(line) is not None
 
 
-def _attribution_strength(text: str, *, spans_blank: bool) -> int:
-    """0: not an attribution; 1: Gmail's numeric form without a colon; 2: loose; 3: anchored."""
+_NOT_AN_ATTRIBUTION = (0, False)
+
+
+def _attribution_strength(text: str) -> tuple[int, bool]:
+    """(strength, needs_quote) of a window of lines joined with spaces.
+
+    Strength 0: not an attribution; 1: Gmail's numeric form without a colon; 2: loose
+    ("Name <address> wrote:"); 3: anchored (an opener word or a date first).
+    """
     text = _LEADING_FRAME_RE.sub("", text)
     if not text or len(text) > _ATTRIBUTION_MAX_CHARS:
-        return 0
-    # A header wrapped across an empty line only happens around an address ("<\nmailto:...").
-    if spans_blank and "@" not in text:
-        return 0
+        return _NOT_AN_ATTRIBUTION
     dated = _YEAR_RE.search(text) is not None or _TIME_RE.search(text) is not None
     verb_end = _VERB_END_RE.search(text) is not None
     email_colon_end = _EMAIL_COLON_END_RE.search(text) is not None
+    has_address = _ANY_EMAIL_RE.search(text) is not None
     if _YEAR_FIRST_RE.match(text):
         if email_colon_end or verb_end:
-            return 3
+            return 3, False
         if _EMAIL_END_RE.search(text) or (_TIME_RE.search(text) and _GMT_RE.search(text)):
-            return 1
+            return 1, False
     # A date or time (or an address) is required: "On Monday we wrote:" is a sentence.
     ends_like_attribution = verb_end or email_colon_end
-    if ends_like_attribution and _OPENER_RE.match(text) and (dated or _ANY_EMAIL_RE.search(text)):
-        return 3
-    if ends_like_attribution and dated and (text[0].isdigit() or _WEEKDAY_COMMA_RE.match(text)):
-        return 3
+    opener = _OPENER_RE.match(text) is not None
+    date_first = text[0].isdigit() or _WEEKDAY_START_RE.match(text) is not None
+    if ends_like_attribution and opener and (dated or has_address):
+        return 3, False
+    if ends_like_attribution and dated and date_first:
+        return 3, False
     if _MESSAGE_WRITTEN_BY_RE.match(text) and dated:
-        return 3
-    # "Name <address> wrote:"; never across a blank line, which would swallow a paragraph.
+        return 3, False
+    # "wrote" that lost its colon: the rest must leave no doubt (an address, or a full date
+    # and time), since "On Monday the council wrote" is a sentence.
+    if (opener or date_first) and _VERB_NO_COLON_END_RE.search(text):
+        full_date = _YEAR_RE.search(text) is not None and _ANY_TIME_RE.search(text) is not None
+        if has_address or full_date:
+            return 3, False
+    # "Name <address> wrote:".
     starts_with_name = text[0].isalnum() or text[0] in "\"'"
-    if not spans_blank and verb_end and starts_with_name and _NAME_ADDRESS_VERB_RE.match(text):
-        return 2
-    return 0
+    if verb_end and starts_with_name and _NAME_ADDRESS_VERB_RE.match(text):
+        return 2, False
+    # "Liisa Virtanen kirjoitti 4.3.2025 klo 9.15:" names no address, so it is trusted only
+    # right above a quote.
+    if _NAME_VERB_DATE_RE.match(text):
+        return 2, True
+    return _NOT_AN_ATTRIBUTION
+
+
+def _window_goes_on(lines: list[str], parts: list[str], j: int) -> bool:
+    """May an attribution window that has `parts` so far take in line j (blank or quoted)?"""
+    line = lines[j].strip()
+    if not line:
+        # A client wraps an attribution across an empty line only inside an address
+        # ("Name <" / "" / "mailto:a@b.c>"): anything else there ends a paragraph of text.
+        following = next((later.strip() for later in lines[j + 1 :] if later.strip()), "")
+        return bool(parts) and (
+            _OPEN_ADDRESS_END_RE.search(parts[-1]) is not None
+            or _ADDRESS_START_RE.match(following) is not None
+        )
+    if _is_quote(lines[j]):
+        # Only a wrapped tail ("> wrote:") that some clients quote with the mail below.
+        return len(_DEQUOTE_RE.sub("", lines[j], count=1).strip()) <= _QUOTED_TAIL_MAX_CHARS
+    return True
 
 
 def _attribution_span(lines: list[str], i: int) -> _Span | None:
@@ -283,36 +337,44 @@ def _attribution_span(lines: list[str], i: int) -> _Span | None:
     if _is_blank(lines[i]) or _is_quote(lines[i]):
         return None
     parts: list[str] = []
-    spans_blank = False
     weak: _Span | None = None
     for j in range(i, min(i + _ATTRIBUTION_MAX_LINES, len(lines))):
-        line = lines[j].strip()
-        if not line:
-            spans_blank = True
-            continue
-        parts.append(line)
-        strength = _attribution_strength(" ".join(parts), spans_blank=spans_blank)
+        if j > i and (_is_blank(lines[j]) or _is_quote(lines[j])):
+            if not _window_goes_on(lines, parts, j):
+                break
+            if _is_blank(lines[j]):
+                continue
+            parts.append(_DEQUOTE_RE.sub("", lines[j], count=1).strip())
+        else:
+            parts.append(lines[j].strip())
+        strength, needs_quote = _attribution_strength(" ".join(parts))
         if strength >= 2:
-            return _Span(j + 1, anchored=strength == 3)
+            return _Span(j + 1, anchored=strength == 3, needs_quote=needs_quote)
         if strength == 1 and weak is None:
             weak = _Span(j + 1, anchored=True)
     return weak
 
 
+def _quote_follows(lines: list[str], end: int) -> bool:
+    following = next((line for line in lines[end:] if not _is_blank(line)), None)
+    return following is not None and _is_quote(following)
+
+
 def _attribution_at(lines: list[str], i: int) -> int | None:
     """End of the attribution starting at line i, or None.
 
-    "Name <address> wrote:" has no fixed first word, so a window starting on the writer's last
-    line ("Thanks,") would also match; such a match only counts if no later line in the window
-    starts an attribution of its own.
+    An attribution starts at its own first line, not on the writer's last line above it: a
+    window from "Thanks," or "On Monday we open at 9." down to the real "On ... wrote:" would
+    also match. So a match only counts if no later line in its window starts an anchored
+    attribution (for "Name <address> wrote:", which has no fixed first word, any attribution).
     """
     span = _attribution_span(lines, i)
-    if span is None:
+    if span is None or (span.needs_quote and not _quote_follows(lines, span.end)):
         return None
-    if not span.anchored and any(
-        _attribution_span(lines, later) is not None for later in range(i + 1, span.end)
-    ):
-        return None
+    for later in range(i + 1, span.end):
+        other = _attribution_span(lines, later)
+        if other is not None and (other.anchored or not span.anchored):
+            return None
     return span.end
 
 
