@@ -124,6 +124,13 @@ _ATTRIBUTION_MAX_LINES = 5
 _ATTRIBUTION_MAX_CHARS = 400
 _QUOTED_TAIL_MAX_CHARS = 20
 
+# Hard-wrapped quotes: clients wrap at 72 to 80 columns; a quoted line the client broke is at
+# least this full, and the tail of one long paragraph runs over a few lines at most.
+_WRAPPED_LINE_MIN = 66
+_WRAP_WIDTH_MAX = 80
+_WRAPPED_TAIL_MAX_LINES = 8
+_SENTENCE_END = ".?!:;…。？！"
+
 # --------------------------------------------------------------------------------------------
 # Header blocks (Outlook, forwards): "From:" plus at least two of Sent/To/Cc/Subject/...
 # --------------------------------------------------------------------------------------------
@@ -475,6 +482,60 @@ def _opens_history(lines: list[str]) -> bool:
     return False
 
 
+def _wrapped_tail_end(lines: list[str], quoted: int) -> int | None:
+    """End of the unquoted tail a client hard-wrapped off the quoted line `quoted`, if any.
+
+    Clients that wrap at send time (76 or 78 columns) break a long quoted line after quoting
+    it, so its tail lands on the next lines without '>' and reads as the writer's text. A tail
+    is recognised by the shape of a wrap: the quoted line was full (the tail's first word would
+    not have fitted on it) but no longer than a client's width, each tail line but the last was
+    full too, and the tail either goes on mid-sentence (a lowercase word after a line with no
+    full stop) or sits between two quoted lines. A capitalised answer right below a quoted
+    question, with a blank line or nothing after it, stays the writer's.
+    """
+    previous = lines[quoted].rstrip()
+    if len(previous) > _WRAP_WIDTH_MAX:
+        return None
+    run: list[str] = []
+    j = quoted + 1
+    while j < len(lines) and not _is_blank(lines[j]) and not _is_quote(lines[j]):
+        run.append(lines[j].strip())
+        j += 1
+        if len(run) > _WRAPPED_TAIL_MAX_LINES:
+            return None
+    if not run:
+        return None
+    widths = [len(previous), *(len(line) for line in run[:-1])]
+    if any(
+        width + 1 + len(line.split()[0]) <= _WRAPPED_LINE_MIN for width, line in zip(widths, run)
+    ):
+        return None  # a word that would have fitted on the line above: not a wrap
+    sandwiched = j < len(lines) and _is_quote(lines[j])
+    mid_sentence = run[0][0].islower() and previous[-1] not in _SENTENCE_END
+    return j if sandwiched or mid_sentence else None
+
+
+def _quote_end(lines: list[str], i: int) -> int:
+    """End of the quote starting at line i: it runs on across blank lines while another quoted
+    line follows, and takes in the tails a client wrapped off its lines."""
+    end = i + 1
+    j = i + 1
+    while j < len(lines):
+        if _is_quote(lines[j]):
+            j += 1
+            end = j
+            continue
+        if _is_quote(lines[j - 1]):
+            tail = _wrapped_tail_end(lines, j - 1)
+            if tail is not None:
+                j = end = tail
+                continue
+        if not _is_blank(lines[j]):
+            break
+        j += 1
+    return end
+
+
 def _classify(lines: list[str]) -> list[_Unit]:
     units: list[_Unit] = []
     i = 0
@@ -485,13 +546,7 @@ def _classify(lines: list[str]) -> list[_Unit]:
             i += 1
             continue
         if _is_quote(line):
-            # A quote runs on across blank lines as long as another quoted line follows.
-            end = i + 1
-            j = i + 1
-            while j < len(lines) and (_is_quote(lines[j]) or _is_blank(lines[j])):
-                j += 1
-                if _is_quote(lines[j - 1]):
-                    end = j
+            end = _quote_end(lines, i)
             units.append(_Unit(_Kind.QUOTE, i, tuple(lines[i:end])))
             i = end
             continue
