@@ -43,7 +43,10 @@ _FRAMED_TITLE_RE = re.compile(r"^[ \t*_]*-{2,}[ \t]*(?P<title>[^-\s].{0,80}?)[ \
 _HISTORY_TITLE_RE = re.compile(
     r"original|forward|ursprüngl|weitergeleitet|nachricht|messag|mensaj|mensag|bericht|meddel"
     r"|melding|wiadomo|zpráv|сообщени|повідомлен|viesti|üzenet|mesaj|reenvi|encaminh|inoltr"
-    r"|transf[eé]r|doorgestuur|vidarebefordr|videresend",
+    r"|transf[eé]r|doorgestuur|vidarebefordr|videresend|ileti|ursprung|oprindelig|opprinnelig"
+    r"|alkuperäi|izvorn|poruka|sporočil|pôvodn|správ|съобщени|pranešim|algsõnum|ziņojum"
+    r"|αρχικό|μήνυμα|προωθ|thư gốc|pesan asli|missatge|הודעה|الرسالة|ข้อความ"
+    r"|元のメッセージ|転送|原始邮件|原始郵件|转发|轉寄|원본 메시지|전달",
     re.IGNORECASE,
 )
 # Apple Mail's forward introduction, in the languages it ships.
@@ -201,18 +204,27 @@ _SENT_FROM_RE = re.compile(
     r"|(?:verzonden|verstuurd) (?:vanaf|met|van|via|vanuit)|sendt (?:fra|med|via)"
     r"|skickat (?:från|med|via)|wysłan[eoa] (?:z|ze|przez)|odesláno (?:z|ze|pomocí)"
     r"|отправлено (?:с|со|из|через)|надіслано (?:з|із|через)|lähetetty|elküldve"  # noqa: RUF001
-    r"|(?:从|從|来自|來自|发自|發自)我的|.{1,30}から送信)",
+    r"|(?:从|從|来自|來自|发自|發自)我的|.{1,30}から送信|.{1,30}에서 보냄"
+    r"|.{1,40}['’]?[dt][ae]n gönderildi|στάλθηκε από|отправлено из)",
     re.IGNORECASE,
 )
 # Word starts ("Mobiltelefon", "的iPhone"), so that "excellent" is not a "cell".
 _DEVICE_RE = re.compile(
-    r"(?<![a-z])(?:iphone|ipad|ipod|android|mobil|móvil|movil|phone|smartphone|cell|celular|telemóvel"
+    r"(?<![a-z])(?:iphon|ipad|ipod|android|mobil|móvil|movil|phone|smartphone|cell|celular|telemóvel"
     r"|telefon|teléfono|telefono|handy|smartfon|смартфон|телефон|tablet|device|appareil|gerät"
     r"|galaxy|samsung|huawei|pixel|nokia|motorola|htc|xiaomi|oneplus|blackberry|windows"
     r"|outlook|airmail|gmail|hotmail|yahoo|aol|proton|spark|superhuman|newton|edison"
     r"|thunderbird|ios|watch)|(?<![\w-])mail",
     re.IGNORECASE,
 )
+# Outlook's mobile apps sign "Get Outlook for iOS<https://aka.ms/o0ukef>" in every language
+# ("Outlook für Android herunterladen", "iOS 版 Outlook を入手"): the app's name and its platform,
+# with Microsoft's short link or in a few words without punctuation.
+_OUTLOOK_APP_RE = re.compile(
+    r"\boutlook\b.{0,40}\b(?:ios|android)\b|\b(?:ios|android)\b.{0,20}\boutlook\b", re.IGNORECASE
+)
+_MICROSOFT_LINK_RE = re.compile(r"https?://aka\.ms/", re.IGNORECASE)
+_OUTLOOK_APP_MAX_WORDS = 6
 # "Sent from my <anything short>" is an auto-signature even for a device we do not know.
 _SENT_FROM_MY_RE = re.compile(r"^sent from my(?: [\w+.-]+){1,4}[ \t>)]*$", re.IGNORECASE)
 _LINK_RE = re.compile(r"<https?://[^>]*>|\(https?://[^)]*\)|https?://\S+")
@@ -433,11 +445,25 @@ def _is_separator(lines: list[str], i: int) -> bool:
     return not (underline and i > 0 and not _is_blank(lines[i - 1]))
 
 
+def _introduces_history(lines: list[str], start: int) -> bool:
+    following = next((j for j in range(start, len(lines)) if not _is_blank(lines[j])), None)
+    if following is None:
+        return False
+    return (
+        _header_block_end(lines, following) is not None
+        or _attribution_span(lines, following) is not None
+    )
+
+
 def _history_at(lines: list[str], i: int) -> int | None:
     """End of the history marker (delimiter line or header block) starting at line i."""
     line = lines[i]
     framed = _FRAMED_TITLE_RE.match(line)
-    if framed is not None and _HISTORY_TITLE_RE.search(framed.group("title")):
+    if framed is not None and (
+        _HISTORY_TITLE_RE.search(framed.group("title")) or _introduces_history(lines, i + 1)
+    ):
+        # A dash-framed title in a language not listed still is one when old mail's header
+        # block or attribution follows it.
         return i + 1
     if _BEGIN_FORWARD_RE.match(line) or _is_separator(lines, i):
         return i + 1
@@ -449,6 +475,11 @@ def _is_sent_from(line: str) -> bool:
     if not text or len(text) > _SENT_FROM_MAX_CHARS or len(text.split()) > _SENT_FROM_MAX_WORDS:
         return False
     if _SENT_FROM_MY_RE.match(text):
+        return True
+    if _OUTLOOK_APP_RE.search(text) and (
+        _MICROSOFT_LINK_RE.search(line)
+        or (len(text.split()) <= _OUTLOOK_APP_MAX_WORDS and not re.search(r"[.,;!?]", text))
+    ):
         return True
     return _SENT_FROM_RE.match(text) is not None and _DEVICE_RE.search(text) is not None
 
