@@ -71,8 +71,8 @@ _VERBS = (
     r"wrote|writes|schrieb|a\s+écrit|a\s+ecrit|escribió|escribio|ha\s+escrito|ha\s+scritto"
     r"|scrive|schreibt|schreef|geschreven|escreveu|skrev|napisał\(a\)|napisała|napisał|napisal"
     r"|pisze|napsal\(a\)|napsala|napsal|píše|napísal\(a\)|napísal|написал\(а\)|написала"  # noqa: RUF001
-    r"|написал|пишет|пише|написав|kirjoitti|ezt\s+írta|írta|şunu\s+yazdı|şunları\s+yazdı|yazdı"
-    r"|a\s+scris|napisao\s+je|napisao|έγραψε|va\s+escriure|đã\s+viết|menulis"  # noqa: RUF001
+    r"|написал|пишет|пише|написав|kirjoitti|ezt\s+írta|írta|şunu\s+yazdı|şunları\s+yazdı|yazdı"  # noqa: RUF001
+    r"|a\s+scris|napisao\s+je|napisao|έγραψε|va\s+escriure|đã\s+viết|menulis"
 )
 # Chinese, Japanese and Korean put the verb right after the name or the date, with no space.
 _CJK_VERBS = r"写道|寫道|書きました|のメール|작성"
@@ -83,8 +83,10 @@ _VERB_END_RE = re.compile(
     re.IGNORECASE,
 )
 # "On ... Name <a@b.c> wrote" with the colon lost (a relay, a client in some languages): the
-# verb ends the line. Only trusted with an address or a full date and time, see below.
-_VERB_NO_COLON_END_RE = re.compile(rf"(?<!\w)(?:{_VERBS})\s*$", re.IGNORECASE)
+# verb (or, in German word order, "schrieb Name <address>") ends the line. Only trusted with an address or a full date and time, see below.
+_VERB_NO_COLON_END_RE = re.compile(
+    rf"(?<!\w)(?:{_VERBS})(?:\s[^<>:]{{0,80}}<[^<>\s]*@[^<>]*>)?\s*$", re.IGNORECASE
+)
 # "Liisa Virtanen kirjoitti 4.3.2025 klo 9.15:", "Bob wrote on 04/03/2025 09:15:": a short name,
 # the verb, then the date (Thunderbird's "#1 wrote on #2 #3:" and Finnish clients).
 _NAME_VERB_DATE_RE = re.compile(
@@ -132,58 +134,85 @@ _QUOTED_TAIL_MAX_CHARS = 20
 _WRAPPED_LINE_MIN = 66
 _WRAP_WIDTH_MAX = 80
 _WRAPPED_TAIL_MAX_LINES = 8
-_SENTENCE_END = ".?!:;…。？！"
+_SENTENCE_END = ".?!:;…。？！"  # noqa: RUF001
 
 # --------------------------------------------------------------------------------------------
 # Header blocks (Outlook, forwards): "From:" plus at least two of Sent/To/Cc/Subject/...
 # --------------------------------------------------------------------------------------------
 
+# "Label: value", with the colon glued to either side or spaced ("Objet :x", "Von:Anna",
+# "De : Luc"), bold markup around the label, and a full-width colon in Chinese and Japanese.
 _HEADER_KEY_RE = re.compile(
-    r"^[ \t]*[*_]{0,2}(?P<key>[^\W\d_][^:\uff1a\n]{0,24}?)[ \t\u00a0]*[*_]{0,2}"
-    r"[ \t\u00a0]*[:\uff1a][*_]{0,2}(?:[ \t\u00a0]|$)"
+    r"^[ \t]*[*_]{0,2}(?P<key>[^\W\d_][^:\uff1a\n]{0,30}?)[ \t\u00a0]*[*_]{0,2}"
+    r"[ \t\u00a0]*[:\uff1a][*_]{0,2}(?P<value>.*)$"
 )
+# Several fields on one line, as when a gateway flattens Outlook's HTML header block.
+_INLINE_KEY_RE = re.compile(r"(?:^|\s)([^\W\d_][\w.'’-]*(?:\s[^\W\d_][\w.'’-]*){0,2})\s?[:\uff1a]")  # noqa: RUF001
+# An unknown label still counts inside a header block if it is this short ("Importance",
+# "Envoyé par"): a field name, not the start of a sentence.
+_UNKNOWN_LABEL_MAX_WORDS = 3
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Field names as Outlook, Apple Mail and Gmail print them in each language (casefolded).
+# Field names as Outlook, Apple Mail, Gmail and webmails print them in each language
+# (casefolded). Outlook's own list is the reference: the languages it ships.
 _HEADER_KINDS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "from",
         _words(
             "from von de da van från fra od от від lähettäjä feladó kimden afzender absender"
-            " expéditeur remitente mittente 发件人 寄件者 差出人"
-        ),
+            " expéditeur remitente mittente 发件人 寄件者 寄件人 差出人 από šalje nuo saatja dari"
+            " מאת من จาก"
+        )
+        | {"보낸 사람", "de la", "từ"},
     ),
     (
         "date",
         _words(
             "sent date gesendet datum envoyé enviado enviada data inviato verzonden verstuurd"
             " skickat sendt wysłano wysłane odesláno отправлено дата надіслано lähetetty"
-            " päivämäärä elküldve dátum gönderildi tarih fecha 发送时间 日期 送信日時"
+            " päivämäärä elküldve dátum gönderildi tarih fecha 发送时间 日期 送信日時 寄件日期"
+            " 날짜 στάλθηκε ημερομηνία trimis poslano odoslané изпратено išsiųsta saadetud"
+            " dikirim נשלח ส่ง"
         )
-        | {"enviado el", "enviada em", "date d'envoi"},
+        | {
+            "enviado el",
+            "enviada em",
+            "enviado em",
+            "envoyé le",
+            "inviato il",
+            "enviat el",
+            "date d'envoi",
+            "보낸 날짜",
+            "đã gửi",
+            "تم الإرسال",
+        },
     ),
     (
         "to",
         _words(
             "to an à a para aan till til do komu кому vastaanottaja címzett kime destinataire"
-            " destinatario destinatário 收件人 宛先"
-        ),
+            " destinatario destinatário 收件人 收件者 宛先 προς către prima до kam adressaat"
+            " kepada bis אל إلى ถึง"
+        )
+        | {"받는 사람", "per a", "đến"},
     ),
     (
         "cc",
-        _words("cc kopie copie cópia kopia копия копія kopio másolat bilgi")
-        | {"kopie an", "copie à"},
+        _words("cc kopie copie cópia kopia копия копія kopio másolat bilgi kopi dw 抄送 副本 참조")
+        | {"kopie an", "copie à", "másolatot kap", "κοιν.", "κοιν", "kópia"},
     ),
     (
         "subject",
         _words(
             "subject betreff objet asunto oggetto assunto onderwerp ämne emne temat předmět тема"
-            " aihe tárgy konu sujet 主题 主旨 件名"
-        ),
+            " aihe tárgy konu sujet 主题 主旨 件名 제목 θέμα subiect predmet zadeva tema teema"
+            " tēma subjek assumpte נושא الموضوع ชื่อเรื่อง"
+        )
+        | {"chủ đề"},
     ),
     ("reply-to", frozenset({"reply-to", "risposta", "antwort an", "répondre à", "responder a"})),
 )
@@ -205,7 +234,7 @@ _SENT_FROM_RE = re.compile(
     r"|skickat (?:från|med|via)|wysłan[eoa] (?:z|ze|przez)|odesláno (?:z|ze|pomocí)"
     r"|отправлено (?:с|со|из|через)|надіслано (?:з|із|через)|lähetetty|elküldve"  # noqa: RUF001
     r"|(?:从|從|来自|來自|发自|發自)我的|.{1,30}から送信|.{1,30}에서 보냄"
-    r"|.{1,40}['’]?[dt][ae]n gönderildi|στάλθηκε από|отправлено из)",
+    r"|.{1,40}['’]?[dt][ae]n gönderildi|στάλθηκε από|отправлено из)",  # noqa: RUF001
     re.IGNORECASE,
 )
 # Word starts ("Mobiltelefon", "的iPhone"), so that "excellent" is not a "cell".
@@ -397,40 +426,111 @@ def _attribution_at(lines: list[str], i: int) -> int | None:
     return span.end
 
 
-def _header_kind(line: str) -> str | None:
-    match = _HEADER_KEY_RE.match(line)
-    if match is None:
-        return None
-    key = " ".join(match.group("key").casefold().split())
+def _kind_of_key(key: str) -> str | None:
+    key = " ".join(key.casefold().split())
     for kind, names in _HEADER_KINDS:
         if key in names:
             return kind
     return None
 
 
+@dataclass(frozen=True)
+class _Field:
+    kind: str | None  # None: a label we do not know ("Importance", "Envoyé par")
+    words: int
+    value: str
+
+
+def _field(line: str) -> _Field | None:
+    match = _HEADER_KEY_RE.match(line)
+    if match is None or match.group("value").startswith("//"):
+        return None  # not "Label: value", or a link ("https://...")
+    key = match.group("key")
+    return _Field(_kind_of_key(key), len(key.split()), match.group("value"))
+
+
+def _header_kind(line: str) -> str | None:
+    field = _field(line)
+    return field.kind if field is not None else None
+
+
+def _has_address(text: str) -> bool:
+    return _ANY_EMAIL_RE.search(text) is not None or "mailto:" in text.casefold()
+
+
+def _inline_header(line: str) -> bool:
+    """Is this one line a whole header block ("From: X <a@b> Sent: ... To: ... Subject: ...")?"""
+    kinds: list[str] = []
+    for match in _INLINE_KEY_RE.finditer(line):
+        words = match.group(1).split()
+        # The field name is the last one to three words before the colon.
+        kind = next(
+            (
+                found
+                for size in (1, 2, 3)
+                if size <= len(words)
+                and (found := _kind_of_key(" ".join(words[-size:]))) is not None
+            ),
+            None,
+        )
+        if kind is not None:
+            kinds.append(kind)
+    return bool(kinds) and kinds[0] == "from" and len(set(kinds)) >= 3 and _has_address(line)
+
+
 def _header_block_end(lines: list[str], i: int) -> int | None:
-    """End of a From/Sent/To/Subject block starting at line i (continuation lines allowed)."""
-    if _header_kind(lines[i]) is None:
+    """End of a header block (the old mail's From/Sent/To/Subject) starting at line i.
+
+    The block is a run of "Label: value" lines (and the wrapped tail of a long To or Subject
+    line). It is old mail when it holds a From field and two more kinds of field, or a From
+    field with an address and one more kind: the field names are known in the languages mail
+    clients ship, the layout around them (spacing of the colon, order, an extra field the
+    rules do not know, a field above the From line) is free.
+    """
+    first = _field(lines[i])
+    if first is None:
         return None
+    if first.kind is None:
+        # An unknown label opens the block only where a client starts one: after a blank
+        # line, a rule or the top of the body; never glued under the writer's own text.
+        if first.words > _UNKNOWN_LABEL_MAX_WORDS or (
+            i > 0 and not _is_blank(lines[i - 1]) and not _is_separator(lines, i - 1)
+        ):
+            return None
+    elif _inline_header(lines[i]):
+        return i + 1
     kinds: set[str] = set()
+    known = unknown = 0
+    from_address = False
     end = i
     continuations = 0
+    previous_kind: str | None = None
     for j in range(i, min(i + _HEADER_BLOCK_MAX_LINES, len(lines))):
         line = lines[j]
         if _is_blank(line):
             break
-        kind = _header_kind(line)
-        if kind is not None:
-            kinds.add(kind)
+        field = _field(line)
+        if field is not None and field.kind is not None:
+            kinds.add(field.kind)
+            known += 1
+            from_address = from_address or (field.kind == "from" and _has_address(field.value))
+            previous_kind = field.kind
             continuations = 0
-            end = j + 1
+        elif field is not None and field.words <= _UNKNOWN_LABEL_MAX_WORDS:
+            unknown += 1
+            previous_kind = None
+            continuations = 0
         else:
-            # A long Subject or To list wraps onto the next line.
+            # A long From, To or Subject line wraps onto the next line.
             continuations += 1
             if continuations > _HEADER_CONTINUATIONS:
                 break
-            end = j + 1
-    if "from" in kinds and len(kinds) >= 3:
+            if previous_kind == "from" and _has_address(line):
+                from_address = True
+        end = j + 1
+    if unknown > known:
+        return None
+    if "from" in kinds and (len(kinds) >= 3 or (from_address and len(kinds) >= 2)):
         return end
     return None
 
@@ -538,7 +638,8 @@ def _wrapped_tail_end(lines: list[str], quoted: int) -> int | None:
         return None
     widths = [len(previous), *(len(line) for line in run[:-1])]
     if any(
-        width + 1 + len(line.split()[0]) <= _WRAPPED_LINE_MIN for width, line in zip(widths, run)
+        width + 1 + len(line.split()[0]) <= _WRAPPED_LINE_MIN
+        for width, line in zip(widths, run, strict=True)
     ):
         return None  # a word that would have fitted on the line above: not a wrap
     sandwiched = j < len(lines) and _is_quote(lines[j])
