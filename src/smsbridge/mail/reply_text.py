@@ -83,7 +83,8 @@ _VERB_END_RE = re.compile(
     re.IGNORECASE,
 )
 # "On ... Name <a@b.c> wrote" with the colon lost (a relay, a client in some languages): the
-# verb (or, in German word order, "schrieb Name <address>") ends the line. Only trusted with an address or a full date and time, see below.
+# verb (or, in German word order, "schrieb Name <address>") ends the line. Only trusted with
+# an address or a full date and time, see below.
 _VERB_NO_COLON_END_RE = re.compile(
     rf"(?<!\w)(?:{_VERBS})(?:\s[^<>:]{{0,80}}<[^<>\s]*@[^<>]*>)?\s*$", re.IGNORECASE
 )
