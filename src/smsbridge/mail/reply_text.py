@@ -450,11 +450,6 @@ def _field(line: str) -> _Field | None:
     return _Field(_kind_of_key(key), len(key.split()), match.group("value"))
 
 
-def _header_kind(line: str) -> str | None:
-    field = _field(line)
-    return field.kind if field is not None else None
-
-
 def _has_address(text: str) -> bool:
     return _ANY_EMAIL_RE.search(text) is not None or "mailto:" in text.casefold()
 
