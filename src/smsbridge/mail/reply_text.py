@@ -43,7 +43,10 @@ _FRAMED_TITLE_RE = re.compile(r"^[ \t*_]*-{2,}[ \t]*(?P<title>[^-\s].{0,80}?)[ \
 _HISTORY_TITLE_RE = re.compile(
     r"original|forward|ursprüngl|weitergeleitet|nachricht|messag|mensaj|mensag|bericht|meddel"
     r"|melding|wiadomo|zpráv|сообщени|повідомлен|viesti|üzenet|mesaj|reenvi|encaminh|inoltr"
-    r"|transf[eé]r|doorgestuur|vidarebefordr|videresend",
+    r"|transf[eé]r|doorgestuur|vidarebefordr|videresend|ileti|ursprung|oprindelig|opprinnelig"
+    r"|alkuperäi|izvorn|poruka|sporočil|pôvodn|správ|съобщени|pranešim|algsõnum|ziņojum"
+    r"|αρχικό|μήνυμα|προωθ|thư gốc|pesan asli|missatge|הודעה|الرسالة|ข้อความ"
+    r"|元のメッセージ|転送|原始邮件|原始郵件|转发|轉寄|원본 메시지|전달",
     re.IGNORECASE,
 )
 # Apple Mail's forward introduction, in the languages it ships.
@@ -68,24 +71,42 @@ _VERBS = (
     r"wrote|writes|schrieb|a\s+écrit|a\s+ecrit|escribió|escribio|ha\s+escrito|ha\s+scritto"
     r"|scrive|schreibt|schreef|geschreven|escreveu|skrev|napisał\(a\)|napisała|napisał|napisal"
     r"|pisze|napsal\(a\)|napsala|napsal|píše|napísal\(a\)|napísal|написал\(а\)|написала"  # noqa: RUF001
-    r"|написал|пишет|пише|написав|kirjoitti|írta|yazdı|a\s+scris|napisao|έγραψε"  # noqa: RUF001
+    r"|написал|пишет|пише|написав|kirjoitti|ezt\s+írta|írta|şunu\s+yazdı|şunları\s+yazdı|yazdı"  # noqa: RUF001
+    r"|a\s+scris|napisao\s+je|napisao|έγραψε|va\s+escriure|đã\s+viết|menulis"
 )
-_CJK_VERBS = r"写道|寫道|書きました|작성"
+# Chinese, Japanese and Korean put the verb right after the name or the date, with no space.
+_CJK_VERBS = r"写道|寫道|書きました|のメール|작성"
 # The verb, then (for "schrieb Max <m@x>:" or "schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:")
 # a short tail, then the colon that ends every attribution; Zoho frames it in dashes instead.
 _VERB_END_RE = re.compile(
     rf"(?:(?<!\w)(?:{_VERBS})(?!\w)|{_CJK_VERBS})(?:\s.{{0,120}}?)?\s*(?:[:\uff1a]|-{{2,}})\s*$",
     re.IGNORECASE,
 )
-_OPENER_RE = re.compile(
-    r"^(?:on|at|am|den|le|el|il|op|em|às|no dia|dnia|w dniu|dne|dňa)\s", re.IGNORECASE
+# "On ... Name <a@b.c> wrote" with the colon lost (a relay, a client in some languages): the
+# verb (or, in German word order, "schrieb Name <address>") ends the line. Only trusted with
+# an address or a full date and time, see below.
+_VERB_NO_COLON_END_RE = re.compile(
+    rf"(?<!\w)(?:{_VERBS})(?:\s[^<>:]{{0,80}}<[^<>\s]*@[^<>]*>)?\s*$", re.IGNORECASE
 )
-# "понедельник, 6 октября ...", "wt., 4 mar 2025 ...": a weekday, a comma, then the date.
-_WEEKDAY_COMMA_RE = re.compile(r"^[^\W\d_]{2,15}\.?,\s*\d")
+# "Liisa Virtanen kirjoitti 4.3.2025 klo 9.15:", "Bob wrote on 04/03/2025 09:15:": a short name,
+# the verb, then the date (Thunderbird's "#1 wrote on #2 #3:" and Finnish clients).
+_NAME_VERB_DATE_RE = re.compile(
+    rf"^[^\W\d_][^\s:<>]*(?:\s[^\s:<>]+){{0,3}}\s(?:{_VERBS})(?!\w)[^:]{{0,40}}"
+    r"(?:19|20)\d\d[^:]{0,20}\d{1,2}[:.]\d\d\s*[:\uff1a]\s*$",
+    re.IGNORECASE,
+)
+_OPENER_RE = re.compile(
+    r"^(?:on|at|am|den|le|el|il|op|em|às|no dia|dnia|w dniu|dne|dňa|på|στις|vào|pada|在)\s",
+    re.IGNORECASE,
+)
+# "понедельник, 6 октября ...", "wt., 4 mar 2025 ...", "tors. 3 mars 2025 kl. 18:02 ...",
+# "ti 4. maalisk. 2025 ...": a weekday (abbreviated, with a dot or a comma), then the date.
+_WEEKDAY_START_RE = re.compile(r"^[^\W\d_]{2,15}(?:\.,?|,)\s*\d|^[^\W\d_]{2,3}\s+\d")
 # Gmail's numeric form: "2016-10-24 15:36 GMT+02:00 Name <a@b.c>:", "2013/7/20 Name <a@b.c>".
 _YEAR_FIRST_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)")
 _YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _TIME_RE = re.compile(r"(?<!\d)\d{1,2}:\d\d(?!\d)")
+_ANY_TIME_RE = re.compile(r"(?<!\d)\d{1,2}[:.]\d\d(?![\d.])")
 _GMT_RE = re.compile(r"\bGMT[+-]\d")
 _ANY_EMAIL_RE = re.compile(r"\w[\w.+-]*@[\w-]+(?:\.[\w-]+)+")
 # "Name <address> wrote:" (Gmail in most languages): the verb follows the address directly;
@@ -99,62 +120,100 @@ _NAME_ADDRESS_VERB_RE = re.compile(
 _MESSAGE_WRITTEN_BY_RE = re.compile(
     r"^wiadomość napisana przez .{1,200}[:\uff1a]\s*$", re.IGNORECASE
 )
+# An attribution wraps across an empty line only inside an address ("Name <" / "" / "a@b>").
+_OPEN_ADDRESS_END_RE = re.compile(r"[<(\[]\s*$")
+_ADDRESS_START_RE = re.compile(r"^(?:[<(\[]|mailto:|\w[\w.+-]*@)", re.IGNORECASE)
 _EMAIL_COLON_END_RE = re.compile(r"<[^<>]*@[^<>]*>\s*[:\uff1a]\s*$")
 _EMAIL_END_RE = re.compile(r"<[^<>]*@[^<>]*>\s*[:\uff1a]?\s*$")
 _LEADING_FRAME_RE = re.compile(r"^[-*_\s]+")
 _ATTRIBUTION_MAX_LINES = 5
 _ATTRIBUTION_MAX_CHARS = 400
+_QUOTED_TAIL_MAX_CHARS = 20
+
+# Hard-wrapped quotes: clients wrap at 72 to 80 columns; a quoted line the client broke is at
+# least this full, and the tail of one long paragraph runs over a few lines at most.
+_WRAPPED_LINE_MIN = 66
+_WRAP_WIDTH_MAX = 80
+_WRAPPED_TAIL_MAX_LINES = 8
+_SENTENCE_END = ".?!:;…。？！"  # noqa: RUF001
 
 # --------------------------------------------------------------------------------------------
 # Header blocks (Outlook, forwards): "From:" plus at least two of Sent/To/Cc/Subject/...
 # --------------------------------------------------------------------------------------------
 
+# "Label: value", with the colon glued to either side or spaced ("Objet :x", "Von:Anna",
+# "De : Luc"), bold markup around the label, and a full-width colon in Chinese and Japanese.
 _HEADER_KEY_RE = re.compile(
-    r"^[ \t]*[*_]{0,2}(?P<key>[^\W\d_][^:\uff1a\n]{0,24}?)[ \t\u00a0]*[*_]{0,2}"
-    r"[ \t\u00a0]*[:\uff1a][*_]{0,2}(?:[ \t\u00a0]|$)"
+    r"^[ \t]*[*_]{0,2}(?P<key>[^\W\d_][^:\uff1a\n]{0,30}?)[ \t\u00a0]*[*_]{0,2}"
+    r"[ \t\u00a0]*[:\uff1a][*_]{0,2}(?P<value>.*)$"
 )
+# Several fields on one line, as when a gateway flattens Outlook's HTML header block.
+_INLINE_KEY_RE = re.compile(r"(?:^|\s)([^\W\d_][\w.'’-]*(?:\s[^\W\d_][\w.'’-]*){0,2})\s?[:\uff1a]")  # noqa: RUF001
+# An unknown label still counts inside a header block if it is this short ("Importance",
+# "Envoyé par"): a field name, not the start of a sentence.
+_UNKNOWN_LABEL_MAX_WORDS = 3
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Field names as Outlook, Apple Mail and Gmail print them in each language (casefolded).
+# Field names as Outlook, Apple Mail, Gmail and webmails print them in each language
+# (casefolded). Outlook's own list is the reference: the languages it ships.
 _HEADER_KINDS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "from",
         _words(
             "from von de da van från fra od от від lähettäjä feladó kimden afzender absender"
-            " expéditeur remitente mittente 发件人 寄件者 差出人"
-        ),
+            " expéditeur remitente mittente 发件人 寄件者 寄件人 差出人 από šalje nuo saatja dari"
+            " מאת من จาก"
+        )
+        | {"보낸 사람", "de la", "từ"},
     ),
     (
         "date",
         _words(
             "sent date gesendet datum envoyé enviado enviada data inviato verzonden verstuurd"
             " skickat sendt wysłano wysłane odesláno отправлено дата надіслано lähetetty"
-            " päivämäärä elküldve dátum gönderildi tarih fecha 发送时间 日期 送信日時"
+            " päivämäärä elküldve dátum gönderildi tarih fecha 发送时间 日期 送信日時 寄件日期"
+            " 날짜 στάλθηκε ημερομηνία trimis poslano odoslané изпратено išsiųsta saadetud"
+            " dikirim נשלח ส่ง"
         )
-        | {"enviado el", "enviada em", "date d'envoi"},
+        | {
+            "enviado el",
+            "enviada em",
+            "enviado em",
+            "envoyé le",
+            "inviato il",
+            "enviat el",
+            "date d'envoi",
+            "보낸 날짜",
+            "đã gửi",
+            "تم الإرسال",
+        },
     ),
     (
         "to",
         _words(
             "to an à a para aan till til do komu кому vastaanottaja címzett kime destinataire"
-            " destinatario destinatário 收件人 宛先"
-        ),
+            " destinatario destinatário 收件人 收件者 宛先 προς către prima до kam adressaat"
+            " kepada bis אל إلى ถึง"
+        )
+        | {"받는 사람", "per a", "đến"},
     ),
     (
         "cc",
-        _words("cc kopie copie cópia kopia копия копія kopio másolat bilgi")
-        | {"kopie an", "copie à"},
+        _words("cc kopie copie cópia kopia копия копія kopio másolat bilgi kopi dw 抄送 副本 참조")
+        | {"kopie an", "copie à", "másolatot kap", "κοιν.", "κοιν", "kópia"},
     ),
     (
         "subject",
         _words(
             "subject betreff objet asunto oggetto assunto onderwerp ämne emne temat předmět тема"
-            " aihe tárgy konu sujet 主题 主旨 件名"
-        ),
+            " aihe tárgy konu sujet 主题 主旨 件名 제목 θέμα subiect predmet zadeva tema teema"
+            " tēma subjek assumpte נושא الموضوع ชื่อเรื่อง"
+        )
+        | {"chủ đề"},
     ),
     ("reply-to", frozenset({"reply-to", "risposta", "antwort an", "répondre à", "responder a"})),
 )
@@ -175,18 +234,27 @@ _SENT_FROM_RE = re.compile(
     r"|(?:verzonden|verstuurd) (?:vanaf|met|van|via|vanuit)|sendt (?:fra|med|via)"
     r"|skickat (?:från|med|via)|wysłan[eoa] (?:z|ze|przez)|odesláno (?:z|ze|pomocí)"
     r"|отправлено (?:с|со|из|через)|надіслано (?:з|із|через)|lähetetty|elküldve"  # noqa: RUF001
-    r"|(?:从|從|来自|來自|发自|發自)我的|.{1,30}から送信)",
+    r"|(?:从|從|来自|來自|发自|發自)我的|.{1,30}から送信|.{1,30}에서 보냄"
+    r"|.{1,40}['’]?[dt][ae]n gönderildi|στάλθηκε από|отправлено из)",  # noqa: RUF001
     re.IGNORECASE,
 )
 # Word starts ("Mobiltelefon", "的iPhone"), so that "excellent" is not a "cell".
 _DEVICE_RE = re.compile(
-    r"(?<![a-z])(?:iphone|ipad|ipod|android|mobil|móvil|movil|phone|smartphone|cell|celular|telemóvel"
+    r"(?<![a-z])(?:iphon|ipad|ipod|android|mobil|móvil|movil|phone|smartphone|cell|celular|telemóvel"
     r"|telefon|teléfono|telefono|handy|smartfon|смартфон|телефон|tablet|device|appareil|gerät"
     r"|galaxy|samsung|huawei|pixel|nokia|motorola|htc|xiaomi|oneplus|blackberry|windows"
     r"|outlook|airmail|gmail|hotmail|yahoo|aol|proton|spark|superhuman|newton|edison"
     r"|thunderbird|ios|watch)|(?<![\w-])mail",
     re.IGNORECASE,
 )
+# Outlook's mobile apps sign "Get Outlook for iOS<https://aka.ms/o0ukef>" in every language
+# ("Outlook für Android herunterladen", "iOS 版 Outlook を入手"): the app's name and its platform,
+# with Microsoft's short link or in a few words without punctuation.
+_OUTLOOK_APP_RE = re.compile(
+    r"\boutlook\b.{0,40}\b(?:ios|android)\b|\b(?:ios|android)\b.{0,20}\boutlook\b", re.IGNORECASE
+)
+_MICROSOFT_LINK_RE = re.compile(r"https?://aka\.ms/", re.IGNORECASE)
+_OUTLOOK_APP_MAX_WORDS = 6
 # "Sent from my <anything short>" is an auto-signature even for a device we do not know.
 _SENT_FROM_MY_RE = re.compile(r"^sent from my(?: [\w+.-]+){1,4}[ \t>)]*$", re.IGNORECASE)
 _LINK_RE = re.compile(r"<https?://[^>]*>|\(https?://[^)]*\)|https?://\S+")
@@ -237,6 +305,7 @@ class _Unit:
 class _Span:
     end: int
     anchored: bool  # starts with a date or an opener word, not just "Name <address> wrote:"
+    needs_quote: bool = False  # a weaker form: only an attribution if a quote follows it
 
 
 def _is_blank(line: str) -> bool:
@@ -247,35 +316,69 @@ def _is_quote(line: str) -> bool:
     return _QUOTE_RE.match(line) is not None
 
 
-def _attribution_strength(text: str, *, spans_blank: bool) -> int:
-    """0: not an attribution; 1: Gmail's numeric form without a colon; 2: loose; 3: anchored."""
+_NOT_AN_ATTRIBUTION = (0, False)
+
+
+def _attribution_strength(text: str) -> tuple[int, bool]:
+    """(strength, needs_quote) of a window of lines joined with spaces.
+
+    Strength 0: not an attribution; 1: Gmail's numeric form without a colon; 2: loose
+    ("Name <address> wrote:"); 3: anchored (an opener word or a date first).
+    """
     text = _LEADING_FRAME_RE.sub("", text)
     if not text or len(text) > _ATTRIBUTION_MAX_CHARS:
-        return 0
-    # A header wrapped across an empty line only happens around an address ("<\nmailto:...").
-    if spans_blank and "@" not in text:
-        return 0
+        return _NOT_AN_ATTRIBUTION
     dated = _YEAR_RE.search(text) is not None or _TIME_RE.search(text) is not None
     verb_end = _VERB_END_RE.search(text) is not None
     email_colon_end = _EMAIL_COLON_END_RE.search(text) is not None
+    has_address = _ANY_EMAIL_RE.search(text) is not None
     if _YEAR_FIRST_RE.match(text):
         if email_colon_end or verb_end:
-            return 3
+            return 3, False
         if _EMAIL_END_RE.search(text) or (_TIME_RE.search(text) and _GMT_RE.search(text)):
-            return 1
+            return 1, False
     # A date or time (or an address) is required: "On Monday we wrote:" is a sentence.
     ends_like_attribution = verb_end or email_colon_end
-    if ends_like_attribution and _OPENER_RE.match(text) and (dated or _ANY_EMAIL_RE.search(text)):
-        return 3
-    if ends_like_attribution and dated and (text[0].isdigit() or _WEEKDAY_COMMA_RE.match(text)):
-        return 3
+    opener = _OPENER_RE.match(text) is not None
+    date_first = text[0].isdigit() or _WEEKDAY_START_RE.match(text) is not None
+    if ends_like_attribution and opener and (dated or has_address):
+        return 3, False
+    if ends_like_attribution and dated and date_first:
+        return 3, False
     if _MESSAGE_WRITTEN_BY_RE.match(text) and dated:
-        return 3
-    # "Name <address> wrote:"; never across a blank line, which would swallow a paragraph.
+        return 3, False
+    # "wrote" that lost its colon: the rest must leave no doubt (an address, or a full date
+    # and time), since "On Monday the council wrote" is a sentence.
+    if (opener or date_first) and _VERB_NO_COLON_END_RE.search(text):
+        full_date = _YEAR_RE.search(text) is not None and _ANY_TIME_RE.search(text) is not None
+        if has_address or full_date:
+            return 3, False
+    # "Name <address> wrote:".
     starts_with_name = text[0].isalnum() or text[0] in "\"'"
-    if not spans_blank and verb_end and starts_with_name and _NAME_ADDRESS_VERB_RE.match(text):
-        return 2
-    return 0
+    if verb_end and starts_with_name and _NAME_ADDRESS_VERB_RE.match(text):
+        return 2, False
+    # "Liisa Virtanen kirjoitti 4.3.2025 klo 9.15:" names no address, so it is trusted only
+    # right above a quote.
+    if _NAME_VERB_DATE_RE.match(text):
+        return 2, True
+    return _NOT_AN_ATTRIBUTION
+
+
+def _window_goes_on(lines: list[str], parts: list[str], j: int) -> bool:
+    """May an attribution window that has `parts` so far take in line j (blank or quoted)?"""
+    line = lines[j].strip()
+    if not line:
+        # A client wraps an attribution across an empty line only inside an address
+        # ("Name <" / "" / "mailto:a@b.c>"): anything else there ends a paragraph of text.
+        following = next((later.strip() for later in lines[j + 1 :] if later.strip()), "")
+        return bool(parts) and (
+            _OPEN_ADDRESS_END_RE.search(parts[-1]) is not None
+            or _ADDRESS_START_RE.match(following) is not None
+        )
+    if _is_quote(lines[j]):
+        # Only a wrapped tail ("> wrote:") that some clients quote with the mail below.
+        return len(_DEQUOTE_RE.sub("", lines[j], count=1).strip()) <= _QUOTED_TAIL_MAX_CHARS
+    return True
 
 
 def _attribution_span(lines: list[str], i: int) -> _Span | None:
@@ -283,73 +386,147 @@ def _attribution_span(lines: list[str], i: int) -> _Span | None:
     if _is_blank(lines[i]) or _is_quote(lines[i]):
         return None
     parts: list[str] = []
-    spans_blank = False
     weak: _Span | None = None
     for j in range(i, min(i + _ATTRIBUTION_MAX_LINES, len(lines))):
-        line = lines[j].strip()
-        if not line:
-            spans_blank = True
-            continue
-        parts.append(line)
-        strength = _attribution_strength(" ".join(parts), spans_blank=spans_blank)
+        if j > i and (_is_blank(lines[j]) or _is_quote(lines[j])):
+            if not _window_goes_on(lines, parts, j):
+                break
+            if _is_blank(lines[j]):
+                continue
+            parts.append(_DEQUOTE_RE.sub("", lines[j], count=1).strip())
+        else:
+            parts.append(lines[j].strip())
+        strength, needs_quote = _attribution_strength(" ".join(parts))
         if strength >= 2:
-            return _Span(j + 1, anchored=strength == 3)
+            return _Span(j + 1, anchored=strength == 3, needs_quote=needs_quote)
         if strength == 1 and weak is None:
             weak = _Span(j + 1, anchored=True)
     return weak
 
 
+def _quote_follows(lines: list[str], end: int) -> bool:
+    following = next((line for line in lines[end:] if not _is_blank(line)), None)
+    return following is not None and _is_quote(following)
+
+
 def _attribution_at(lines: list[str], i: int) -> int | None:
     """End of the attribution starting at line i, or None.
 
-    "Name <address> wrote:" has no fixed first word, so a window starting on the writer's last
-    line ("Thanks,") would also match; such a match only counts if no later line in the window
-    starts an attribution of its own.
+    An attribution starts at its own first line, not on the writer's last line above it: a
+    window from "Thanks," or "On Monday we open at 9." down to the real "On ... wrote:" would
+    also match. So a match only counts if no later line in its window starts an anchored
+    attribution (for "Name <address> wrote:", which has no fixed first word, any attribution).
     """
     span = _attribution_span(lines, i)
-    if span is None:
+    if span is None or (span.needs_quote and not _quote_follows(lines, span.end)):
         return None
-    if not span.anchored and any(
-        _attribution_span(lines, later) is not None for later in range(i + 1, span.end)
-    ):
-        return None
+    for later in range(i + 1, span.end):
+        other = _attribution_span(lines, later)
+        if other is not None and (other.anchored or not span.anchored):
+            return None
     return span.end
 
 
-def _header_kind(line: str) -> str | None:
-    match = _HEADER_KEY_RE.match(line)
-    if match is None:
-        return None
-    key = " ".join(match.group("key").casefold().split())
+def _kind_of_key(key: str) -> str | None:
+    key = " ".join(key.casefold().split())
     for kind, names in _HEADER_KINDS:
         if key in names:
             return kind
     return None
 
 
+@dataclass(frozen=True)
+class _Field:
+    kind: str | None  # None: a label we do not know ("Importance", "Envoyé par")
+    words: int
+    value: str
+
+
+def _field(line: str) -> _Field | None:
+    match = _HEADER_KEY_RE.match(line)
+    if match is None or match.group("value").startswith("//"):
+        return None  # not "Label: value", or a link ("https://...")
+    key = match.group("key")
+    return _Field(_kind_of_key(key), len(key.split()), match.group("value"))
+
+
+def _has_address(text: str) -> bool:
+    return _ANY_EMAIL_RE.search(text) is not None or "mailto:" in text.casefold()
+
+
+def _inline_header(line: str) -> bool:
+    """Is this one line a whole header block ("From: X <a@b> Sent: ... To: ... Subject: ...")?"""
+    kinds: list[str] = []
+    for match in _INLINE_KEY_RE.finditer(line):
+        words = match.group(1).split()
+        # The field name is the last one to three words before the colon.
+        kind = next(
+            (
+                found
+                for size in (1, 2, 3)
+                if size <= len(words)
+                and (found := _kind_of_key(" ".join(words[-size:]))) is not None
+            ),
+            None,
+        )
+        if kind is not None:
+            kinds.append(kind)
+    return bool(kinds) and kinds[0] == "from" and len(set(kinds)) >= 3 and _has_address(line)
+
+
 def _header_block_end(lines: list[str], i: int) -> int | None:
-    """End of a From/Sent/To/Subject block starting at line i (continuation lines allowed)."""
-    if _header_kind(lines[i]) is None:
+    """End of a header block (the old mail's From/Sent/To/Subject) starting at line i.
+
+    The block is a run of "Label: value" lines (and the wrapped tail of a long To or Subject
+    line). It is old mail when it holds a From field and two more kinds of field, or a From
+    field with an address and one more kind: the field names are known in the languages mail
+    clients ship, the layout around them (spacing of the colon, order, an extra field the
+    rules do not know, a field above the From line) is free.
+    """
+    first = _field(lines[i])
+    if first is None:
         return None
+    if first.kind is None:
+        # An unknown label opens the block only where a client starts one: after a blank
+        # line, a rule or the top of the body; never glued under the writer's own text.
+        if first.words > _UNKNOWN_LABEL_MAX_WORDS or (
+            i > 0 and not _is_blank(lines[i - 1]) and not _is_separator(lines, i - 1)
+        ):
+            return None
+    elif _inline_header(lines[i]):
+        return i + 1
     kinds: set[str] = set()
+    known = unknown = 0
+    from_address = False
     end = i
     continuations = 0
+    previous_kind: str | None = None
     for j in range(i, min(i + _HEADER_BLOCK_MAX_LINES, len(lines))):
         line = lines[j]
         if _is_blank(line):
             break
-        kind = _header_kind(line)
-        if kind is not None:
-            kinds.add(kind)
+        field = _field(line)
+        if field is not None and field.kind is not None:
+            kinds.add(field.kind)
+            known += 1
+            from_address = from_address or (field.kind == "from" and _has_address(field.value))
+            previous_kind = field.kind
             continuations = 0
-            end = j + 1
+        elif field is not None and field.words <= _UNKNOWN_LABEL_MAX_WORDS:
+            unknown += 1
+            previous_kind = None
+            continuations = 0
         else:
-            # A long Subject or To list wraps onto the next line.
+            # A long From, To or Subject line wraps onto the next line.
             continuations += 1
             if continuations > _HEADER_CONTINUATIONS:
                 break
-            end = j + 1
-    if "from" in kinds and len(kinds) >= 3:
+            if previous_kind == "from" and _has_address(line):
+                from_address = True
+        end = j + 1
+    if unknown > known:
+        return None
+    if "from" in kinds and (len(kinds) >= 3 or (from_address and len(kinds) >= 2)):
         return end
     return None
 
@@ -364,11 +541,25 @@ def _is_separator(lines: list[str], i: int) -> bool:
     return not (underline and i > 0 and not _is_blank(lines[i - 1]))
 
 
+def _introduces_history(lines: list[str], start: int) -> bool:
+    following = next((j for j in range(start, len(lines)) if not _is_blank(lines[j])), None)
+    if following is None:
+        return False
+    return (
+        _header_block_end(lines, following) is not None
+        or _attribution_span(lines, following) is not None
+    )
+
+
 def _history_at(lines: list[str], i: int) -> int | None:
     """End of the history marker (delimiter line or header block) starting at line i."""
     line = lines[i]
     framed = _FRAMED_TITLE_RE.match(line)
-    if framed is not None and _HISTORY_TITLE_RE.search(framed.group("title")):
+    if framed is not None and (
+        _HISTORY_TITLE_RE.search(framed.group("title")) or _introduces_history(lines, i + 1)
+    ):
+        # A dash-framed title in a language not listed still is one when old mail's header
+        # block or attribution follows it.
         return i + 1
     if _BEGIN_FORWARD_RE.match(line) or _is_separator(lines, i):
         return i + 1
@@ -380,6 +571,11 @@ def _is_sent_from(line: str) -> bool:
     if not text or len(text) > _SENT_FROM_MAX_CHARS or len(text.split()) > _SENT_FROM_MAX_WORDS:
         return False
     if _SENT_FROM_MY_RE.match(text):
+        return True
+    if _OUTLOOK_APP_RE.search(text) and (
+        _MICROSOFT_LINK_RE.search(line)
+        or (len(text.split()) <= _OUTLOOK_APP_MAX_WORDS and not re.search(r"[.,;!?]", text))
+    ):
         return True
     return _SENT_FROM_RE.match(text) is not None and _DEVICE_RE.search(text) is not None
 
@@ -413,6 +609,61 @@ def _opens_history(lines: list[str]) -> bool:
     return False
 
 
+def _wrapped_tail_end(lines: list[str], quoted: int) -> int | None:
+    """End of the unquoted tail a client hard-wrapped off the quoted line `quoted`, if any.
+
+    Clients that wrap at send time (76 or 78 columns) break a long quoted line after quoting
+    it, so its tail lands on the next lines without '>' and reads as the writer's text. A tail
+    is recognised by the shape of a wrap: the quoted line was full (the tail's first word would
+    not have fitted on it) but no longer than a client's width, each tail line but the last was
+    full too, and the tail either goes on mid-sentence (a lowercase word after a line with no
+    full stop) or sits between two quoted lines. A capitalised answer right below a quoted
+    question, with a blank line or nothing after it, stays the writer's.
+    """
+    previous = lines[quoted].rstrip()
+    if len(previous) > _WRAP_WIDTH_MAX:
+        return None
+    run: list[str] = []
+    j = quoted + 1
+    while j < len(lines) and not _is_blank(lines[j]) and not _is_quote(lines[j]):
+        run.append(lines[j].strip())
+        j += 1
+        if len(run) > _WRAPPED_TAIL_MAX_LINES:
+            return None
+    if not run:
+        return None
+    widths = [len(previous), *(len(line) for line in run[:-1])]
+    if any(
+        width + 1 + len(line.split()[0]) <= _WRAPPED_LINE_MIN
+        for width, line in zip(widths, run, strict=True)
+    ):
+        return None  # a word that would have fitted on the line above: not a wrap
+    sandwiched = j < len(lines) and _is_quote(lines[j])
+    mid_sentence = run[0][0].islower() and previous[-1] not in _SENTENCE_END
+    return j if sandwiched or mid_sentence else None
+
+
+def _quote_end(lines: list[str], i: int) -> int:
+    """End of the quote starting at line i: it runs on across blank lines while another quoted
+    line follows, and takes in the tails a client wrapped off its lines."""
+    end = i + 1
+    j = i + 1
+    while j < len(lines):
+        if _is_quote(lines[j]):
+            j += 1
+            end = j
+            continue
+        if _is_quote(lines[j - 1]):
+            tail = _wrapped_tail_end(lines, j - 1)
+            if tail is not None:
+                j = end = tail
+                continue
+        if not _is_blank(lines[j]):
+            break
+        j += 1
+    return end
+
+
 def _classify(lines: list[str]) -> list[_Unit]:
     units: list[_Unit] = []
     i = 0
@@ -423,13 +674,7 @@ def _classify(lines: list[str]) -> list[_Unit]:
             i += 1
             continue
         if _is_quote(line):
-            # A quote runs on across blank lines as long as another quoted line follows.
-            end = i + 1
-            j = i + 1
-            while j < len(lines) and (_is_quote(lines[j]) or _is_blank(lines[j])):
-                j += 1
-                if _is_quote(lines[j - 1]):
-                    end = j
+            end = _quote_end(lines, i)
             units.append(_Unit(_Kind.QUOTE, i, tuple(lines[i:end])))
             i = end
             continue
