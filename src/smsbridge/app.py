@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from smsbridge import __version__
 from smsbridge.accounts.service import AccountService
+from smsbridge.api.boundary import InputBoundary, Limits
 from smsbridge.api.errors import install_error_handlers
 from smsbridge.api.routes import account_dependency, build_router, health_router
 from smsbridge.carriers.base import Carrier
@@ -169,6 +170,16 @@ class Gateway:
             ),
         )
         install_error_handlers(app)
+        api = self.settings.api
+        app.add_middleware(
+            InputBoundary,
+            limits=Limits(
+                max_request_bytes=api.max_request_bytes,
+                max_json_depth=api.max_json_depth,
+                max_metadata_bytes=api.max_metadata_bytes,
+                max_metadata_depth=api.max_metadata_depth,
+            ),
+        )
         account = account_dependency(self.accounts)
         app.include_router(build_router(account, self.messages, self.otp))
         app.include_router(build_number_router(self.numbers, account))

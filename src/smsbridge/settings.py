@@ -152,6 +152,21 @@ class ApiSettings(_Section):
     )
     max_batch_size: int = Field(5000, description="Most destinations in one batch.")
     max_content_length: int = Field(1280, description="Most characters in one message.")
+    max_request_bytes: int = Field(
+        10_000_000, description="Largest request body the HTTP server reads (413 above it)."
+    )
+    max_json_depth: int = Field(32, description="Deepest nesting a JSON request body may have.")
+    max_metadata_bytes: int = Field(
+        4096, description="Largest `metadata` of one message, in bytes of compact JSON."
+    )
+    max_metadata_depth: int = Field(10, description="Deepest nesting `metadata` may have.")
+    max_page_bytes: int = Field(
+        10_000_000,
+        description=(
+            "Most bytes of records one search answer holds; a page cut short says where to "
+            "go on in the X-Smsbridge-Next-Skip header."
+        ),
+    )
     timezone: str = Field(
         "Europe/London",
         description=(

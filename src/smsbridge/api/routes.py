@@ -7,7 +7,7 @@ Paths, methods, status codes, field names and types follow The SMS Works' OpenAP
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Security
+from fastapi import APIRouter, Depends, Header, Response, Security
 from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from smsbridge.accounts.service import AccountService
 from smsbridge.api.errors import SmsWorksJSON, error_responses
 from smsbridge.errors import NotFound, ServiceError, find_error_code
+from smsbridge.messages import wire
 from smsbridge.messages.schemas import (
     BatchIn,
     BatchResponse,
@@ -77,6 +78,17 @@ def build_router(
     account_id: Callable[..., str], messages: MessageService, otp: OtpService
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", default_response_class=SmsWorksJSON)
+    max_page_bytes = messages.max_page_bytes
+
+    def page(
+        records: list[dict[str, Any]], query: QueryIn, response: Response
+    ) -> list[dict[str, Any]]:
+        kept, next_skip = wire.cap_page(records, query.skip, max_page_bytes)
+        if next_skip is not None:
+            # A page bounded in bytes as well as rows: the client goes on from here.
+            response.headers["X-Smsbridge-Next-Skip"] = str(next_skip)
+        return kept
+
     Account = Annotated[str, Depends(account_id)]
     IdempotencyKey = Annotated[
         str | None,
@@ -156,10 +168,12 @@ def build_router(
         responses=error_responses(*_COMMON),
         tags=["Messages"],
     )
-    def search_messages(body: QueryIn, account: Account) -> list[dict[str, Any]]:
+    def search_messages(
+        body: QueryIn, account: Account, response: Response
+    ) -> list[dict[str, Any]]:
         """Up to 1,000 outbound messages matching the query, newest first (status INCOMING
         searches the inbox)."""
-        return messages.search(account, body)
+        return page(messages.search(account, body), body, response)
 
     @router.post(
         "/messages/failed",
@@ -168,9 +182,11 @@ def build_router(
         responses=error_responses(*_COMMON),
         tags=["Messages"],
     )
-    def failed_messages(body: QueryIn, account: Account) -> list[dict[str, Any]]:
+    def failed_messages(
+        body: QueryIn, account: Account, response: Response
+    ) -> list[dict[str, Any]]:
         """Messages that failed for good (UNDELIVERABLE, REJECTED, EXPIRED)."""
-        return messages.search(account, body, failed_only=True)
+        return page(messages.search(account, body, failed_only=True), body, response)
 
     @router.post(
         "/messages/inbox",
@@ -179,9 +195,9 @@ def build_router(
         responses=error_responses(*_COMMON),
         tags=["Messages"],
     )
-    def inbox(body: QueryIn, account: Account) -> list[dict[str, Any]]:
+    def inbox(body: QueryIn, account: Account, response: Response) -> list[dict[str, Any]]:
         """Inbound SMS received on the account's Reply Numbers, newest first."""
-        return messages.inbox(account, body)
+        return page(messages.inbox(account, body), body, response)
 
     @router.get(
         "/messages/{messageid}",

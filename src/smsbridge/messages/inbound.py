@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smsbridge.boundary import clean_text
 from smsbridge.carriers.base import InboundSms
 from smsbridge.clock import Clock
 from smsbridge.db.engine import Database
@@ -28,6 +30,14 @@ class InboundService:
 
     def receive(self, sms: InboundSms) -> str:
         """Commit the SMS and return its id; a redelivery of the same carrier id is a no-op."""
+        # What a carrier delivered is kept, never refused: characters no database or email can
+        # hold (a NUL from a broken encoding) become U+FFFD instead.
+        sms = dataclasses.replace(
+            sms,
+            content=clean_text(sms.content),
+            sender=clean_text(sms.sender)[:20],
+            carrier_ref=clean_text(sms.carrier_ref)[:64],
+        )
         try:
             with self._db.write() as session:
                 existing = session.scalar(

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smsbridge.boundary import clean_text, repaired_json, text_problem
 from smsbridge.clock import Clock
 from smsbridge.credits import ledger
 from smsbridge.credits.pricing import MILLI, RateTable, to_credits
@@ -66,6 +67,7 @@ class MessageService:
         self._settings = settings
         self._rates = rates
         self.zone = ZoneInfo(settings.api.timezone)
+        self.max_page_bytes = settings.api.max_page_bytes
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -267,8 +269,10 @@ class MessageService:
         if key is None:
             with self._db.write() as session:
                 return act(session, self._clock.now())
-        if not 1 <= len(key) <= 255:
-            raise Invalid("INVALID_IDEMPOTENCY_KEY", "An Idempotency-Key is 1-255 characters.")
+        if not 1 <= len(key) <= 255 or text_problem(key) is not None:
+            raise Invalid(
+                "INVALID_IDEMPOTENCY_KEY", "An Idempotency-Key is 1-255 printable characters."
+            )
         payload = body.model_dump(by_alias=True) if hasattr(body, "model_dump") else body
         digest = hashlib.sha256(
             json.dumps([kind, payload], sort_keys=True, default=str).encode()
@@ -413,6 +417,7 @@ class MessageService:
     ) -> list[dict[str, Any]]:
         """POST /messages and /messages/failed: outbound messages, newest first. A query for
         status INCOMING is a search of the inbox, as The SMS Works' statuses suggest."""
+        _check_filters(query)
         if not failed_only and (query.status or "").upper() == "INCOMING":
             return self.inbox(account_id, query)
         statement: Select[Message] = select(Message).where(
@@ -450,6 +455,7 @@ class MessageService:
             return [message_record(m, self.zone) for m in session.scalars(statement)]
 
     def inbox(self, account_id: str, query: QueryIn) -> list[dict[str, Any]]:
+        _check_filters(query)
         statement: Select[InboundMessage] = select(InboundMessage).where(
             InboundMessage.account_id == account_id, InboundMessage.deleted_at.is_(None)
         )
@@ -565,6 +571,24 @@ class MessageService:
         if message is None or message.account_id != account_id or message.deleted_at:
             raise _missing(message_id)
         return message
+
+
+_FILTER_FIELDS = ("status", "destination", "sender", "keyword", "tag", "from_", "to")
+
+
+def _check_filters(query: QueryIn) -> None:
+    """Search text goes into SQL: it must be text the database can compare (PostgreSQL
+    refuses a NUL outright), and of a length a stored value could have."""
+    for name in _FILTER_FIELDS:
+        value = getattr(query, name)
+        if value is None:
+            continue
+        field = name.rstrip("_")
+        problem = text_problem(value)
+        if problem is not None:
+            raise Invalid("INVALID_TEXT", f"'{field}' holds {problem}.")
+        if len(value) > 320:
+            raise Invalid("INVALID_FIELD", f"'{field}' is longer than any stored value.")
 
 
 def _missing(message_id: str) -> NotFound:
@@ -712,8 +736,8 @@ def message_record(message: Message, zone: ZoneInfo) -> dict[str, Any]:
         "sender": wire.digits(message.sender),
         "destination": wire.number_value(message.destination),
         "identifier": wire.national_identifier(message.destination),
-        "content": message.content,
-        "tag": message.tag or "",
+        "content": clean_text(message.content),
+        "tag": clean_text(message.tag or ""),
         "status": message.status,
         "schedule": wire.js_date(message.schedule, zone),
         "created": wire.js_date(message.created, zone),
@@ -722,7 +746,8 @@ def message_record(message: Message, zone: ZoneInfo) -> dict[str, Any]:
         "deliveryreporturl": message.deliveryreporturl,
         # smsbridge additions:
         "responseemail": list(message.response_emails or []),
-        "metadata": message.metadata_json,
+        # Repaired, not trusted: a row stored before the input boundary must not break a read.
+        "metadata": repaired_json(message.metadata_json),
         "validity": message.validity_minutes,
         "flash": bool(message.flash),
         "encoding": message.encoding,
@@ -745,7 +770,7 @@ def inbound_record(
         "sender": wire.digits(message.sender),
         "destination": wire.number_value(message.reply_number),
         "identifier": wire.national_identifier(message.sender),
-        "content": message.content,
+        "content": clean_text(message.content),
         "keyword": message.keyword,
         "tag": "",
         "status": "INCOMING",

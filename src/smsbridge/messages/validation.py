@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 
+from smsbridge.boundary import text_problem
 from smsbridge.credits.pricing import RateTable, price_milli
 from smsbridge.errors import Invalid, ServiceError
 from smsbridge.messages.wire import BadDate, parse_date
@@ -72,6 +73,9 @@ def check_common(
     clean_sender = check_sender(sender, policy)
     if content is None or not content.strip():
         raise Invalid("EMPTY_CONTENT", "The message content is empty.")
+    problem = text_problem(content)
+    if problem is not None:
+        raise Invalid("INVALID_CONTENT", f"The content holds {problem}; no SMS can carry it.")
     if len(content) > policy.max_content_length:
         raise Invalid(
             "CONTENT_TOO_LONG",
@@ -102,6 +106,12 @@ def check_sender(sender: str, policy: Policy) -> str:
     raw = (sender or "").strip()
     if not raw:
         raise Invalid("INVALID_SENDER", "The sender is empty: give a Reply Number or a name.")
+    if len(raw) > 20 or text_problem(raw) is not None:
+        raise Invalid(
+            "INVALID_SENDER",
+            "The sender is not allowed: use 1-11 letters, digits, spaces or . & - _ with at "
+            "least one letter, or a Reply Number you hold.",
+        )
     if raw.lstrip("+").isdigit():
         try:
             number = normalise_number(raw, policy.home_region, require_mobile=False).e164
@@ -128,8 +138,8 @@ def check_tag(tag: str | None) -> str | None:
         return None
     if len(tag) > TAG_MAX:
         raise Invalid("TAG_TOO_LONG", f"The tag is {len(tag)} characters; the most is {TAG_MAX}.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in tag):
-        raise Invalid("INVALID_TAG", "The tag contains control characters.")
+    if text_problem(tag) is not None or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in tag):
+        raise Invalid("INVALID_TAG", "The tag contains control or invalid characters.")
     return tag
 
 
@@ -138,6 +148,8 @@ def check_emails(addresses: list[str]) -> list[str]:
         raise Invalid("TOO_MANY_EMAILS", "Give at most 20 addresses in responseemail.")
     clean: list[str] = []
     for address in addresses:
+        if not isinstance(address, str) or len(address) > 320 or text_problem(address):
+            raise Invalid("INVALID_EMAIL", "An address in responseemail is not an email address.")
         try:
             result = validate_email(address, check_deliverability=False)
         except EmailNotValidError as exc:
@@ -188,7 +200,7 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 def check_url(url: str | None) -> str | None:
     if not url:
         return None
-    if not _URL.match(url):
+    if len(url) > 2048 or text_problem(url) is not None or not _URL.match(url):
         raise Invalid("INVALID_URL", f"'{url}' is not an http(s) URL.")
     return url
 

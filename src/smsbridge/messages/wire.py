@@ -10,6 +10,7 @@ with the numeric offset as the only authority.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -142,6 +143,19 @@ def national_identifier(number: str) -> str:
     except phonenumbers.NumberParseException:
         return digits(number)
     return str(phonenumbers.national_significant_number(parsed))
+
+
+def cap_page(
+    records: list[dict[str, Any]], skip: int, max_bytes: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """At most `max_bytes` of records (at least one), and the `skip` that continues after
+    them when the page was cut short (None when it was not)."""
+    total = 0
+    for index, record in enumerate(records):
+        total += len(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())
+        if total > max_bytes and index > 0:
+            return records[:index], skip + index
+    return records, None
 
 
 def drop_empty(record: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -180,6 +180,6 @@ def _check_sender_pattern(value: str) -> str:
     from smsbridge.messages.validation import check_emails
 
     value = value.strip()
-    if _DOMAIN_PATTERN.match(value):
+    if len(value) <= 320 and _DOMAIN_PATTERN.match(value):
         return value.lower()
     return check_emails([value])[0]

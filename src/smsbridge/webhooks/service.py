@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from smsbridge import __version__
+from smsbridge.boundary import text_problem
 from smsbridge.clock import Clock
 from smsbridge.db.engine import Database
 from smsbridge.db.models import Account, InboundMessage, Message, WebhookDelivery
@@ -82,8 +83,8 @@ def check_webhook_url(url: str, allow_private: bool) -> str | None:
     Without `allow_private`, a host that is 'localhost' or an IP literal outside the public
     internet is refused, so an account cannot point the gateway at the gateway's own network.
     """
-    if not url or any(c.isspace() for c in url):
-        return f"'{url}' is not a valid URL."
+    if not url or len(url) > 2048 or text_problem(url) or any(c.isspace() for c in url):
+        return f"'{url[:200]}' is not a valid URL."
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - parsing the port is what rejects a malformed one
