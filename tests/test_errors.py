@@ -62,3 +62,9 @@ def test_the_api_document_lists_every_code_with_its_number() -> None:
     for entry in ERROR_CODES.values():
         assert f"`{entry.code}`" in text, f"{entry.code} is missing from docs/api.md"
         assert f"{entry.number}" in text, f"{entry.number} ({entry.code}) is missing"
+
+
+def test_codes_are_looked_up_by_ascii_digits_only() -> None:
+    # "³".isdigit() is True in Python, and int("³") raises: a lookup must not crash on it.
+    assert find_error_code("³") is None
+    assert find_error_code("٣٠٠٠") is None

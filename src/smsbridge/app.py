@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from smsbridge import __version__
 from smsbridge.accounts.service import AccountService
 from smsbridge.api.boundary import InputBoundary, Limits
-from smsbridge.api.errors import install_error_handlers
+from smsbridge.api.errors import describe_errors_truthfully, install_error_handlers
 from smsbridge.api.routes import account_dependency, build_router, health_router
 from smsbridge.carriers.base import Carrier
 from smsbridge.carriers.simulator import Handsets, SimulatedCarrier
@@ -191,6 +191,7 @@ class Gateway:
         app.include_router(health_router(self.carrier))
         app.include_router(build_dashboard_router(self))
         app.mount(STATIC_PATH, dashboard_static(), name="dashboard-static")
+        describe_errors_truthfully(app)
         return app
 
     def mail_server(self) -> MailServer:

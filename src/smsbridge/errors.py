@@ -174,7 +174,7 @@ def error_code(code: str) -> ErrorCode:
 def find_error_code(text: str) -> ErrorCode | None:
     """Look a code up by its number ("3000") or its name ("INSUFFICIENT_CREDIT")."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return _BY_NUMBER.get(int(text))
     return ERROR_CODES.get(text.upper())
 

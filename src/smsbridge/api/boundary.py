@@ -48,6 +48,7 @@ class InputBoundary:
         declared = _header(scope, b"content-length")
         if (
             declared is not None
+            and declared.isascii()
             and declared.isdigit()
             and int(declared) > self.limits.max_request_bytes
         ):

@@ -8,6 +8,7 @@ flags come from the one table in smsbridge.errors.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -99,6 +100,57 @@ def _describe(errors: list[Any]) -> tuple[str, str]:
     return code, f"'{field}' is invalid: {first.get('msg', 'bad value')}."
 
 
+def describe_errors_truthfully(app: FastAPI) -> None:
+    """Make /openapi.json say what we answer: FastAPI documents a 422 `HTTPValidationError`
+    for every operation with parameters, but our validation errors are 400 in the error model;
+    and the input boundary can refuse any API request's path or query with a 400 and any body
+    over the limit with a 413."""
+    from fastapi.openapi.utils import get_openapi
+
+    error = {"content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                if "HTTPValidationError" in str(responses.get("422", "")):
+                    del responses["422"]
+                if path.startswith("/v1/"):
+                    responses.setdefault("400", {"description": "Bad request", **error})
+                    if "requestBody" in operation:
+                        responses.setdefault("413", {"description": "Body too large", **error})
+        components = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path takes, read off the app's own OpenAPI document (the
+    routes that the document leaves out, the account page's, take GET and POST)."""
+    path = request.url.path
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    if path in paths:  # a literal path (/v1/messages/schedule) is its own resource
+        return sorted(method.upper() for method in paths[path])
+    allowed: set[str] = set()
+    for template, item in paths.items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            allowed |= {method.upper() for method in item}
+    return sorted(allowed or {"GET", "POST"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
@@ -118,7 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, code, message, details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
         if exc.status_code == 400:
             # Starlette's own 400s are bodies it could not decode.
@@ -128,7 +180,13 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "There is no such API path; see /docs for the paths we serve."
         if exc.status_code == 400:
             message = "The request body is not valid JSON in UTF-8."
-        return error_response(exc.status_code, code, message, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route's methods; a path can have several.
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"This path takes {', '.join(allowed)}."
+        return error_response(exc.status_code, code, message, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

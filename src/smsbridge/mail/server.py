@@ -44,7 +44,7 @@ def _declared_size(mail_options: list[str]) -> int | None:
     """The SIZE= value of MAIL FROM (RFC 1870), if the client declared one."""
     for option in mail_options:
         name, _, value = option.partition("=")
-        if name.upper() == "SIZE" and value.isdigit():
+        if name.upper() == "SIZE" and value.isascii() and value.isdigit():
             return int(value)
     return None
 

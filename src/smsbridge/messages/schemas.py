@@ -51,6 +51,22 @@ class _Strict(BaseModel):
 
 
 class MessageIn(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "sender": "Acme",
+                    "destination": "447700900123",
+                    "content": "Your table is booked for 7pm",
+                    "tag": "booking",
+                    "validity": 1440,
+                    "metadata": [{"key": "order", "value": "A1"}],
+                }
+            ]
+        },
+    )
+
     sender: str = Field(description="A Reply Number you hold, or a name of 1-11 characters.")
     destination: str = Field(description="The recipient, e.g. 447700900123.")
     content: str = Field(description="Up to 1,280 characters.")
@@ -77,6 +93,19 @@ class MessageIn(_Strict):
 
 
 class BatchIn(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "sender": "Acme",
+                    "destinations": ["447700900123", "447700900124"],
+                    "content": "Our sale starts today",
+                }
+            ]
+        },
+    )
+
     sender: str
     destinations: list[str]
     content: str
@@ -92,7 +121,9 @@ class BatchIn(_Strict):
 
 class QueryIn(_Strict):
     status: str | None = None
-    credits: Number | None = Field(None, description="Credits used by the message.")
+    credits: Number | None = Field(
+        None, ge=0, le=1_000_000, description="Credits used by the message."
+    )
     destination: str | None = None
     sender: str | None = None
     keyword: str | None = None

@@ -54,7 +54,7 @@ def parse_date(value: str) -> datetime:
 
 
 def _iso(text: str) -> datetime | None:
-    if not text[:4].isdigit():
+    if not (text[:4].isascii() and text[:4].isdigit()):
         return None
     try:
         return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
@@ -133,7 +133,7 @@ def digits(number: str) -> str:
 def number_value(number: str) -> int | str:
     """`destination` of a message record: a JSON number where the number is all digits."""
     plain = digits(number)
-    return int(plain) if plain.isdigit() and len(plain) <= 17 else plain
+    return int(plain) if plain.isascii() and plain.isdigit() and len(plain) <= 17 else plain
 
 
 def national_identifier(number: str) -> str:

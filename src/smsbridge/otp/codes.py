@@ -33,7 +33,7 @@ def passcode_length(value: Any) -> int:
         value = next(iter(value.values()))
     if isinstance(value, bool):
         raise Invalid("INVALID_LENGTH", "length is a number of digits from 4 to 10.")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, float) and value.is_integer():
         value = int(value)

@@ -297,4 +297,8 @@ class OtpService:
 
 def _number(passcode: str) -> int | str:
     # The document types the passcode as a number; a code with letters stays text.
-    return int(passcode) if passcode.isdigit() and len(passcode) <= 15 else passcode
+    return (
+        int(passcode)
+        if passcode.isascii() and passcode.isdigit() and len(passcode) <= 15
+        else passcode
+    )
