@@ -24,7 +24,12 @@ from smsbridge.clock import Clock, SystemClock
 from smsbridge.conversations.routes import build_inbound_router
 from smsbridge.conversations.service import ConversationService, DkimVerifier
 from smsbridge.credits.pricing import load_rates
-from smsbridge.dashboard import STATIC_PATH, build_dashboard_router, dashboard_static
+from smsbridge.dashboard import (
+    STATIC_PATH,
+    DashboardServices,
+    build_dashboard_router,
+    dashboard_static,
+)
 from smsbridge.db import migrate
 from smsbridge.db.engine import Database
 from smsbridge.db.models import InboundMessage
@@ -189,10 +194,22 @@ class Gateway:
         )
         app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
-        app.include_router(build_dashboard_router(self))
+        app.include_router(build_dashboard_router(self.dashboard_services()))
         app.mount(STATIC_PATH, dashboard_static(), name="dashboard-static")
         describe_errors_truthfully(app)
         return app
+
+    def dashboard_services(self) -> DashboardServices:
+        return DashboardServices(
+            db=self.db,
+            clock=self.clock,
+            settings=self.settings,
+            rates=self.rates,
+            accounts=self.accounts,
+            messages=self.messages,
+            numbers=self.numbers,
+            webhooks=self.webhooks,
+        )
 
     def mail_server(self) -> MailServer:
         inbound = self.settings.mail.inbound

@@ -38,7 +38,7 @@ def users(gateway: Gateway) -> DashboardService:
 def app(gateway: Gateway, users: DashboardService) -> FastAPI:
     application = FastAPI()
     install_error_handlers(application)
-    application.include_router(build_dashboard_router(gateway, users))
+    application.include_router(build_dashboard_router(gateway.dashboard_services(), users))
     application.mount(STATIC_PATH, dashboard_static(), name="dashboard-static")
     return application
 

@@ -209,7 +209,7 @@ def test_changing_the_password(
 
 
 def post_routes(gateway: Gateway, users: DashboardService) -> list[str]:
-    router = build_dashboard_router(gateway, users)
+    router = build_dashboard_router(gateway.dashboard_services(), users)
     return [r.path for r in router.routes if isinstance(r, APIRoute) and "POST" in r.methods]
 
 

@@ -9,10 +9,11 @@ import io
 import re
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -21,8 +22,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from smsbridge.accounts.service import AccountService
+from smsbridge.clock import Clock
 from smsbridge.credits import ledger
-from smsbridge.credits.pricing import MILLI, to_credits
+from smsbridge.credits.pricing import MILLI, RateTable, to_credits
 from smsbridge.dashboard.service import (
     SESSION_LIFETIME,
     DashboardService,
@@ -32,16 +35,38 @@ from smsbridge.dashboard.service import (
     same_token,
 )
 from smsbridge.dashboard.views import DashboardViews, LogFilter, plus
+from smsbridge.db.engine import Database
 from smsbridge.errors import Invalid, ServiceError
 from smsbridge.messages.schemas import MessageIn, QueryIn
+from smsbridge.messages.service import MessageService
 from smsbridge.messages.status import Status
 from smsbridge.numbers.phone import InvalidNumber, normalise_number
+from smsbridge.numbers.service import NumberService
 from smsbridge.segments import is_gsm7, plan
+from smsbridge.settings import Settings
 from smsbridge.webhooks import signing
-from smsbridge.webhooks.service import INBOUND_EVENT, STATUS_EVENT, check_webhook_url
+from smsbridge.webhooks.service import (
+    INBOUND_EVENT,
+    STATUS_EVENT,
+    WebhookService,
+    check_webhook_url,
+)
 
-if TYPE_CHECKING:
-    from smsbridge.app import Gateway
+
+@dataclass(frozen=True)
+class DashboardServices:
+    """What the account page uses, handed over by the composition root: the services, not
+    the Gateway that holds them (which would make the two import each other)."""
+
+    db: Database
+    clock: Clock
+    settings: Settings
+    rates: RateTable
+    accounts: AccountService
+    messages: MessageService
+    numbers: NumberService
+    webhooks: WebhookService
+
 
 PREFIX = "/account"
 STATIC_PATH = PREFIX + "/static"
@@ -159,13 +184,13 @@ def _form_text(form: Mapping[str, Any], name: str) -> str:
 
 
 def build_dashboard_router(
-    gateway: "Gateway", service: DashboardService | None = None
+    services: DashboardServices, service: DashboardService | None = None
 ) -> APIRouter:
     """Every page of the account page, under /account. Mount dashboard_static() too."""
-    users = service or DashboardService(gateway.db, gateway.clock)
-    views = DashboardViews(gateway.db)
+    users = service or DashboardService(services.db, services.clock)
+    views = DashboardViews(services.db)
     env = _environment()
-    settings = gateway.settings
+    settings = services.settings
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         viewer: Viewer | None = getattr(request.state, "viewer", None)
@@ -340,16 +365,16 @@ def build_dashboard_router(
     @router.get("/")
     def overview(request: Request, viewer: Page) -> Response:
         account_id = account_of(viewer)
-        account = gateway.accounts.get(account_id)
+        account = services.accounts.get(account_id)
         return render(
             request,
             "overview.html",
             title="Overview",
             account=account,
-            balance=gateway.messages.balance(account_id),
-            numbers=gateway.numbers.list_numbers(account_id),
+            balance=services.messages.balance(account_id),
+            numbers=services.numbers.list_numbers(account_id),
             recent=views.log(account_id, LogFilter(), 1).rows[:8],
-            inbox=gateway.messages.inbox(account_id, QueryIn(limit=5)),
+            inbox=services.messages.inbox(account_id, QueryIn(limit=5)),
         )
 
     # -- Reply Numbers ---------------------------------------------------------------------
@@ -362,7 +387,7 @@ def build_dashboard_router(
             "numbers.html",
             status,
             title="Reply Numbers",
-            numbers=gateway.numbers.list_numbers(account_id),
+            numbers=services.numbers.list_numbers(account_id),
             **extra,
         )
 
@@ -374,7 +399,7 @@ def build_dashboard_router(
     def request_number(request: Request, viewer: Page) -> Response:
         account_id = account_of(viewer)
         try:
-            row = gateway.numbers.assign(account_id)
+            row = services.numbers.assign(account_id)
         except ServiceError as exc:
             if exc.code != "POOL_EMPTY":
                 raise
@@ -390,7 +415,7 @@ def build_dashboard_router(
     def number_page(
         request: Request, account_id: str, number: str, status: int = 200, **extra: Any
     ) -> Response:
-        row = gateway.numbers.get(account_id, number)
+        row = services.numbers.get(account_id, number)
         form = extra.pop("form", None) or {
             "response_emails": "\n".join(row.response_emails or []),
             "tags": ", ".join(row.tags or []),
@@ -424,9 +449,9 @@ def build_dashboard_router(
             "authorised_senders": _form_text(form, "authorised_senders"),
             "copy_replies": form.get("copy_replies") == "on",
         }
-        gateway.numbers.get(account_id, number)  # 404 before any validation message
+        services.numbers.get(account_id, number)  # 404 before any validation message
         try:
-            gateway.numbers.update(
+            services.numbers.update(
                 account_id,
                 number,
                 {
@@ -444,7 +469,7 @@ def build_dashboard_router(
 
     def _send(account_id: str, sender: str, form: Mapping[str, Any], destination: str) -> str:
         """Send from the page; returns the customer's E.164 number."""
-        result = gateway.messages.send(
+        result = services.messages.send(
             account_id,
             MessageIn(
                 sender=sender,
@@ -454,13 +479,13 @@ def build_dashboard_router(
                 ai=True if form.get("smart") == "on" else None,
             ),
         )
-        message = gateway.messages.get(account_id, str(result["messageid"]))
+        message = services.messages.get(account_id, str(result["messageid"]))
         return plus(str(message["destination"]))
 
     @router.post("/numbers/{number}/send")
     async def send_from_number(request: Request, number: str, viewer: Page) -> Response:
         account_id = account_of(viewer)
-        row = gateway.numbers.get(account_id, number)
+        row = services.numbers.get(account_id, number)
         form = await request.form()
         try:
             customer = _send(account_id, row.number, form, _form_text(form, "destination"))
@@ -475,7 +500,7 @@ def build_dashboard_router(
 
     @router.get("/numbers/{number}/release")
     def release_page(request: Request, number: str, viewer: Page) -> Response:
-        row = gateway.numbers.get(account_of(viewer), number)
+        row = services.numbers.get(account_of(viewer), number)
         return render(
             request,
             "release.html",
@@ -486,7 +511,7 @@ def build_dashboard_router(
 
     @router.post("/numbers/{number}/release")
     def release(number: str, viewer: Page) -> Response:
-        gateway.numbers.release(account_of(viewer), number)
+        services.numbers.release(account_of(viewer), number)
         return go("/numbers", "number-released")
 
     # -- conversations ---------------------------------------------------------------------
@@ -498,7 +523,7 @@ def build_dashboard_router(
             raise Invalid(exc.code, str(exc)) from exc
 
     def thread_context(account_id: str, number: str, customer: str) -> dict[str, Any]:
-        row = gateway.numbers.get(account_id, number)
+        row = services.numbers.get(account_id, number)
         items = views.thread(account_id, row.number, customer_of(customer))
         version = hashlib.sha256(
             "|".join(f"{i.id}:{i.status}" for i in items).encode()
@@ -544,7 +569,7 @@ def build_dashboard_router(
     @router.post("/numbers/{number}/conversations/{customer}/reply")
     async def reply(request: Request, number: str, customer: str, viewer: Page) -> Response:
         account_id = account_of(viewer)
-        row = gateway.numbers.get(account_id, number)
+        row = services.numbers.get(account_id, number)
         form = await request.form()
         try:
             _send(account_id, row.number, form, customer_of(customer))
@@ -580,7 +605,7 @@ def build_dashboard_router(
             # Still typing the number: price at the home rate meanwhile.
             with contextlib.suppress(InvalidNumber):
                 region = normalise_number(to, settings.billing.home_region).region
-        rate = gateway.rates.rate_milli(region)
+        rate = services.rates.rate_milli(region)
         ucs2 = counted.encoding.value == "UCS-2"
         forcing = list(dict.fromkeys(ch for ch in text if not is_gsm7(ch)))[:8] if ucs2 else []
         smart_helps = (
@@ -703,7 +728,7 @@ def build_dashboard_router(
                     _csv_safe(m.content),
                 ]
             )
-        stamp = gateway.clock.now().strftime("%Y%m%d-%H%M")
+        stamp = services.clock.now().strftime("%Y%m%d-%H%M")
         return Response(
             buffer.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -713,13 +738,13 @@ def build_dashboard_router(
     @router.get("/messages/{message_id}")
     def message_detail(request: Request, message_id: str, viewer: Page) -> Response:
         account_id = account_of(viewer)
-        message = gateway.messages.get(account_id, message_id)
+        message = services.messages.get(account_id, message_id)
         return render(
             request,
             "message.html",
             title="Message",
             message=message,
-            deliveries=gateway.webhooks.deliveries_for_message(account_id, message_id),
+            deliveries=services.webhooks.deliveries_for_message(account_id, message_id),
             events=EVENTS,
         )
 
@@ -728,18 +753,18 @@ def build_dashboard_router(
     @router.get("/credits")
     def credits(request: Request, viewer: Page) -> Response:
         account_id = account_of(viewer)
-        account = gateway.accounts.get(account_id)
+        account = services.accounts.get(account_id)
         home = settings.billing.home_region
-        rates = sorted(gateway.rates.countries.items(), key=lambda kv: (kv[0] != home, kv[0]))
+        rates = sorted(services.rates.countries.items(), key=lambda kv: (kv[0] != home, kv[0]))
         return render(
             request,
             "credits.html",
             title="Credits",
             account=account,
-            balance=gateway.messages.balance(account_id),
-            entries=gateway.accounts.ledger(account_id, limit=200),
+            balance=services.messages.balance(account_id),
+            entries=services.accounts.ledger(account_id, limit=200),
             rates=[(code, to_credits(milli)) for code, milli in rates],
-            default_rate=to_credits(gateway.rates.default_international_milli),
+            default_rate=to_credits(services.rates.default_international_milli),
             home=home,
         )
 
@@ -749,7 +774,7 @@ def build_dashboard_router(
             "keys.html",
             status,
             title="API keys",
-            keys=gateway.accounts.list_keys(account_id),
+            keys=services.accounts.list_keys(account_id),
             **extra,
         )
 
@@ -770,13 +795,13 @@ def build_dashboard_router(
                 error="Give the key a name of 1 to 100 characters, e.g. the app that will use it.",
                 name=name,
             )
-        new = gateway.accounts.create_key(account_id, name)
+        new = services.accounts.create_key(account_id, name)
         # Shown in this response only: it is not stored, so a reload cannot show it again.
         return keys_page(request, account_id, 201, new_key=new)
 
     @router.post("/keys/{key_id}/revoke")
     def revoke_key(key_id: str, viewer: Page) -> Response:
-        gateway.accounts.revoke_key(account_of(viewer), key_id)
+        services.accounts.revoke_key(account_of(viewer), key_id)
         return go("/keys", "key-revoked")
 
     # -- webhooks --------------------------------------------------------------------------
@@ -784,7 +809,7 @@ def build_dashboard_router(
     def webhooks_page(
         request: Request, account_id: str, status: int = 200, **extra: Any
     ) -> Response:
-        current = gateway.webhooks.get_settings(account_id)
+        current = services.webhooks.get_settings(account_id)
         form = extra.pop("form", None) or {
             "deliveryreporturl": current["deliveryreporturl"] or "",
             "inboundurl": current["inboundurl"] or "",
@@ -797,7 +822,7 @@ def build_dashboard_router(
             current=current,
             form=form,
             errors=extra.pop("errors", {}),
-            deliveries=gateway.webhooks.recent_deliveries(account_id, RECENT_WEBHOOKS),
+            deliveries=services.webhooks.recent_deliveries(account_id, RECENT_WEBHOOKS),
             events=EVENTS,
             status_event=STATUS_EVENT,
             signature_header=signing.SIGNATURE_HEADER,
@@ -827,7 +852,7 @@ def build_dashboard_router(
         }
         if not errors:
             try:
-                gateway.webhooks.update_settings(
+                services.webhooks.update_settings(
                     account_id, values["deliveryreporturl"] or None, values["inboundurl"] or None
                 )
             except Invalid as exc:
@@ -839,7 +864,7 @@ def build_dashboard_router(
     @router.post("/webhooks/secret")
     def rotate_webhook_secret(request: Request, viewer: Page) -> Response:
         account_id = account_of(viewer)
-        secret = gateway.webhooks.rotate_secret(account_id)
+        secret = services.webhooks.rotate_secret(account_id)
         # Shown in this response only: a reload, or any other page, never shows it again.
         return webhooks_page(request, account_id, new_secret=secret)
 
@@ -872,13 +897,13 @@ def build_dashboard_router(
             return operator_page(
                 request, 400, credit_error="Give an amount of credits between 0.001 and 1,000,000."
             )
-        gateway.accounts.get(account_id)
-        with gateway.db.write() as session:
+        services.accounts.get(account_id)
+        with services.db.write() as session:
             ledger.credit(
                 session,
                 account_id,
                 int(amount * MILLI),
-                gateway.clock.now(),
+                services.clock.now(),
                 kind="topup",
                 note=_form_text(form, "note").strip()[:200] or f"added by {viewer.email}",
             )
@@ -891,7 +916,7 @@ def build_dashboard_router(
         if not wanted:
             return operator_page(request, 400, pool_error="List at least one number.")
         try:
-            result = gateway.numbers.add_to_pool(wanted)
+            result = services.numbers.add_to_pool(wanted)
         except Invalid as exc:
             return operator_page(
                 request, 400, pool_error=exc.message, numbers_text=_form_text(form, "numbers")
