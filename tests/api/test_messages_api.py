@@ -197,3 +197,10 @@ def test_the_scheduled_listing(client: TestClient, gateway: Gateway, clock: Fake
     assert items[single]["status"] == "PROCESSED"
     assert items[single]["message"]["schedule"].endswith(".000Z")
     assert items[cancelled]["status"] == "CANCELLED"
+
+
+def test_a_deleted_message_is_gone_from_its_webhook_log_too(client: TestClient) -> None:
+    message_id = send(client)["messageid"]
+    assert client.get(f"/v1/messages/{message_id}/webhooks").status_code == 200
+    client.delete(f"/v1/messages/{message_id}")
+    assert client.get(f"/v1/messages/{message_id}/webhooks").status_code == 404

@@ -582,10 +582,17 @@ class WebhookService:
     def deliveries_for_message(self, account_id: str, message_id: str) -> list[dict[str, Any]]:
         """The webhooks of one of the account's messages (outbound or inbound), oldest first."""
         with self._db.read() as session:
-            owner = session.scalar(select(Message.account_id).where(Message.id == message_id))
+            # A deleted message (DELETE /messages/{id}) is gone here too.
+            owner = session.scalar(
+                select(Message.account_id).where(
+                    Message.id == message_id, Message.deleted_at.is_(None)
+                )
+            )
             if owner is None:
                 owner = session.scalar(
-                    select(InboundMessage.account_id).where(InboundMessage.id == message_id)
+                    select(InboundMessage.account_id).where(
+                        InboundMessage.id == message_id, InboundMessage.deleted_at.is_(None)
+                    )
                 )
             # Another account's message is answered exactly like a missing one: ids never leak.
             if owner is None or owner != account_id:
