@@ -26,6 +26,20 @@ class _Section(BaseModel):
 class HttpSettings(_Section):
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     port: int = Field(8080, description="Port the HTTP API listens on.")
+    public_base_url: str = Field(
+        "",
+        description=(
+            "The address people and providers reach the gateway at (https://sms.example.com), "
+            "when a proxy stands in front; empty: where the request arrived."
+        ),
+    )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description=(
+            "Mark the account page's cookies Secure (sent over HTTPS only): auto = when "
+            "public_base_url is https, or, without it, when the request came over https."
+        ),
+    )
 
 
 class DatabaseSettings(_Section):

@@ -63,11 +63,12 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+def sign_in(client: TestClient, email: str, password: str = PASSWORD, **kwargs: Any) -> Any:
     page = client.get("/account/sign-in")
     return client.post(
         "/account/sign-in",
         data={"email": email, "password": password, "csrf": csrf_of(page.text), "next": ""},
+        **kwargs,
     )
 
 

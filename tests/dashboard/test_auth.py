@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 
@@ -12,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from smsbridge.app import Gateway
-from smsbridge.dashboard.routes import SESSION_COOKIE, build_dashboard_router
+from smsbridge.dashboard.routes import DEVICE_COOKIE, SESSION_COOKIE, build_dashboard_router
 from smsbridge.dashboard.service import DashboardService
-from smsbridge.db.models import User, WebSession
+from smsbridge.db.models import SignInFailure, User, WebSession
 from smsbridge.errors import ServiceError
 from tests.conftest import FakeClock
 from tests.dashboard.conftest import PASSWORD, Browser, csrf_of, sign_in
@@ -93,7 +94,7 @@ def test_the_sign_in_form_needs_its_csrf_token(
     assert SESSION_COOKIE not in client.cookies
 
 
-def test_sign_in_is_paused_after_ten_failures(
+def test_failed_sign_ins_slow_the_next_attempts_down_and_then_let_them_through(
     users: DashboardService,
     funded_account: dict[str, str],
     client_factory: Callable[[], TestClient],
@@ -101,16 +102,96 @@ def test_sign_in_is_paused_after_ten_failures(
 ):
     users.create_user("alice@acme.example", PASSWORD, account_id=funded_account["account_id"])
     client = client_factory()
-    for _ in range(10):
+    free = users.limiter.policy.free_failures
+    for _ in range(free):
         assert sign_in(client, "alice@acme.example", "guess").status_code == 401
-    # Even the right password is refused while paused: guessing gains nothing.
+    # The free failures are used: after the next one, attempts wait 2 s, then 4 s, and so on.
+    assert sign_in(client, "alice@acme.example", "guess").status_code == 401
     paused = sign_in(client, "ALICE@acme.example", PASSWORD)
     assert paused.status_code == 429
-    assert "Too many failed sign-ins" in paused.text and "15 minutes" in paused.text
-    # Another address is not affected.
-    assert sign_in(client, "other@acme.example", "guess").status_code == 401
-    clock.advance(minutes=15, seconds=1)
+    assert "Too many failed sign-ins" in paused.text and "2 seconds" in paused.text
+    clock.advance(seconds=2)
+    # Not a lock: after the wait, the right password gets in.
     assert sign_in(client, "alice@acme.example", PASSWORD).status_code == 303
+
+
+def test_someone_guessing_an_email_cannot_keep_its_owner_out(
+    users: DashboardService,
+    funded_account: dict[str, str],
+    client_factory: Callable[[], TestClient],
+    clock: FakeClock,
+):
+    users.create_user("alice@acme.example", PASSWORD, account_id=funded_account["account_id"])
+    alices_browser = client_factory()
+    assert sign_in(alices_browser, "alice@acme.example", PASSWORD).status_code == 303
+    alices_browser.cookies.delete(SESSION_COOKIE, path="/account")  # signed out, device kept
+    attacker = client_factory()
+    for _ in range(30):
+        sign_in(attacker, "alice@acme.example", "guess")
+        clock.advance(seconds=1)
+    assert sign_in(attacker, "alice@acme.example", PASSWORD).status_code == 429
+    # Alice's browser proves it signed in as her before: the attacker's failures are not hers.
+    assert sign_in(alices_browser, "alice@acme.example", PASSWORD).status_code == 303
+    # A device cookie is worth nothing for another user, nor once tampered with.
+    bob = users.create_user("bob@acme.example", PASSWORD, account_id=funded_account["account_id"])
+    cookie = alices_browser.cookies[DEVICE_COOKIE]
+    assert users._trusted_device(cookie, bob) is None
+    alice = users.get_user(cookie.split(".")[0])
+    assert users._trusted_device(cookie, alice) is not None
+    assert users._trusted_device(cookie[:-2] + "xx", alice) is None
+
+
+def test_one_password_sprayed_over_many_emails_from_one_address_is_slowed(
+    users: DashboardService, client_factory: Callable[[], TestClient], gateway: Gateway
+):
+    client = client_factory()
+    per_address = users.limiter.policy.free_failures_per_address
+    for index in range(per_address + 1):
+        assert sign_in(client, f"user{index}@acme.example", "Summer2026!").status_code == 401
+    assert sign_in(client, "fresh@acme.example", "Summer2026!").status_code == 429
+    with gateway.db.read() as session:
+        subjects = list(session.scalars(select(SignInFailure.subject)))
+    # Kept as hashes: the table is no list of who tried to sign in from where.
+    assert subjects and not any("@" in s or "testclient" in s for s in subjects)
+
+
+@pytest.mark.parametrize(
+    ("setting", "public", "secure"),
+    [
+        ("always", "", True),
+        ("never", "https://sms.example.com", False),
+        ("auto", "https://sms.example.com", True),
+        ("auto", "http://sms.example.com", False),  # the request's own https is not asked
+        ("auto", "", True),  # no public URL: the request came over https
+    ],
+)
+def test_secure_cookies_follow_the_setting_not_a_header(
+    gateway: Gateway,
+    users: DashboardService,
+    funded_account: dict[str, str],
+    setting: str,
+    public: str,
+    secure: bool,
+):
+    users.create_user("alice@acme.example", PASSWORD, account_id=funded_account["account_id"])
+    services = gateway.dashboard_services()
+    settings = services.settings.model_copy(
+        update={
+            "http": services.settings.http.model_copy(
+                update={"secure_cookies": setting, "public_base_url": public}
+            )
+        }
+    )
+    application = FastAPI()
+    application.include_router(
+        build_dashboard_router(dataclasses.replace(services, settings=settings), users)
+    )
+    with TestClient(application, base_url="https://testserver", follow_redirects=False) as client:
+        response = sign_in(client, "alice@acme.example", PASSWORD)
+    cookies = response.headers.get_list("set-cookie")
+    assert response.status_code == 303, response.text
+    session_cookie = next(c for c in cookies if c.startswith(SESSION_COOKIE))
+    assert ("Secure" in session_cookie) is secure
 
 
 def test_pages_need_a_session_and_send_you_back_after_sign_in(

@@ -74,6 +74,9 @@ SESSION_COOKIE = "smsbridge_session"
 # Before sign-in there is no session to hold a CSRF token, so the sign-in form uses a
 # double-submit cookie: a cross-site page can post the form but cannot read the cookie.
 SIGN_IN_COOKIE = "smsbridge_signin"
+# Proves a browser signed in as its user before, so others' failed guesses do not hold it up.
+DEVICE_COOKIE = "smsbridge_device"
+DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
 HERE = Path(__file__).parent
 POLL_SECONDS = 3
 RECENT_WEBHOOKS = 50
@@ -248,7 +251,9 @@ def build_dashboard_router(
                     response.headers.setdefault(name, value)
                 viewer: Viewer | None = getattr(request.state, "viewer", None)
                 if viewer is not None and viewer.slid and SESSION_COOKIE in request.cookies:
-                    _set_session_cookie(request, response, request.cookies[SESSION_COOKIE])
+                    _set_session_cookie(
+                        response, request.cookies[SESSION_COOKIE], secure_cookies(request)
+                    )
                 return response
 
             return wrapped
@@ -285,6 +290,16 @@ def build_dashboard_router(
     Page = Annotated[Viewer, Depends(current_viewer)]
     Operator = Annotated[Viewer, Depends(operator_viewer)]
 
+    def secure_cookies(request: Request) -> bool:
+        """Whether cookies are Secure: a setting, never a header a client could forge."""
+        mode = settings.http.secure_cookies
+        if mode != "auto":
+            return mode == "always"
+        public = settings.http.public_base_url
+        if public:
+            return public.lower().startswith("https://")
+        return request.url.scheme == "https"
+
     def go(path: str, done: str | None = None, fragment: str = "") -> RedirectResponse:
         url = PREFIX + path + (f"?done={done}" if done else "") + fragment
         return RedirectResponse(url, status_code=303)
@@ -302,7 +317,7 @@ def build_dashboard_router(
             token,
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            secure=secure_cookies(request),
             path=PREFIX,
         )
         return response
@@ -319,7 +334,12 @@ def build_dashboard_router(
                 "again (cookies must be enabled)."
             )
         try:
-            new = users.sign_in(email, _form_text(form, "password"))
+            new = users.sign_in(
+                email,
+                _form_text(form, "password"),
+                client_address=request.client.host if request.client else None,
+                device_cookie=request.cookies.get(DEVICE_COOKIE),
+            )
         except (SignInRefused, TooManyAttempts) as exc:
             return render(
                 request,
@@ -331,7 +351,18 @@ def build_dashboard_router(
                 error=exc.message,
             )
         response = RedirectResponse(target, status_code=303)
-        _set_session_cookie(request, response, new.token)
+        secure = secure_cookies(request)
+        _set_session_cookie(response, new.token, secure)
+        if new.device:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                new.device,
+                max_age=DEVICE_COOKIE_SECONDS,
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+                path=PREFIX,
+            )
         response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
         return response
 
@@ -929,14 +960,14 @@ def build_dashboard_router(
     return router
 
 
-def _set_session_cookie(request: Request, response: Response, token: str) -> None:
+def _set_session_cookie(response: Response, token: str, secure: bool) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path=PREFIX,
     )
 

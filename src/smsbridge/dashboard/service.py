@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import collections
+import base64
+import functools
 import hashlib
 import hmac
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,12 +14,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from smsbridge.clock import Clock
 from smsbridge.db.engine import Database
-from smsbridge.db.models import Account, User, WebSession
+from smsbridge.db.models import Account, SignInFailure, User, WebSession
 from smsbridge.errors import Invalid, NotFound, ServiceError
 from smsbridge.ids import new_id
+from smsbridge.secrets_store import stored_secret
+
+DEVICE_KEY = "device-cookie-key"
 
 SESSION_LIFETIME = timedelta(hours=12)
 # Sliding expiry writes to the database; once a minute per browser is plenty.
@@ -37,13 +41,14 @@ class SignInRefused(ServiceError):
 
 
 class TooManyAttempts(ServiceError):
-    def __init__(self, minutes: int) -> None:
+    def __init__(self, seconds: int) -> None:
+        wait = f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
         super().__init__(
             429,
             "TOO_MANY_ATTEMPTS",
-            "Too many failed sign-ins for this email address. For your security, sign-in is "
-            f"paused: try again in {minutes} minute{'s' if minutes != 1 else ''}, or ask your "
-            "operator to reset your password.",
+            "Too many failed sign-ins. For your security, wait "
+            f"{wait} before trying again. A browser you have signed in with before is not "
+            "held up by other people's attempts; an operator can also reset your password.",
         )
 
 
@@ -69,6 +74,13 @@ class NewSession:
     token: str  # goes in the cookie, never stored
     csrf: str
     expires_at: datetime
+    # The browser's device cookie: proves later that this user signed in with it before.
+    device: str = ""
+
+
+def _device_signature(key: bytes, user_id: str, nonce: str) -> str:
+    digest = hmac.new(key, f"{user_id}.{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def hash_token(token: str) -> str:
@@ -93,42 +105,95 @@ def check_new_password(password: str) -> str:
     return password
 
 
-class LoginLimiter:
-    """Counts failed sign-ins per email over a sliding window.
+@dataclass(frozen=True)
+class SignInPolicy:
+    """How failed sign-ins slow further attempts down (never a lock the owner cannot pass)."""
 
-    Kept in memory: it guards against guessing through this process's web server, and a
-    restart that forgets a few failures costs an attacker a restart they cannot trigger.
+    free_failures: int = 5  # per email (or per trusted browser) before waits begin
+    free_failures_per_address: int = 20  # per client address: many users may share one
+    window: timedelta = timedelta(minutes=15)
+    max_wait: timedelta = timedelta(minutes=15)
+
+
+class LoginLimiter:
+    """Failed sign-ins, kept in the database (every gateway process sees them), slowing the
+    next attempt down exponentially once a subject has used its free failures.
+
+    Three subjects are counted. The email, for browsers not known to that user: guessing one
+    user's password from many places is slowed down. The client address: one password
+    sprayed over many emails from one place is slowed down. And a trusted browser (one the
+    user signed in with before, proven by a signed cookie), which counts only its own
+    failures: an attacker who knows an email cannot keep its owner out. This is the device
+    cookie scheme OWASP describes against online guessing.
     """
 
-    def __init__(self, clock: Clock, max_failures: int = 10, window_minutes: int = 15) -> None:
+    def __init__(self, db: Database, clock: Clock, policy: SignInPolicy | None = None) -> None:
+        self._db = db
         self._clock = clock
-        self._max = max_failures
-        self._window = timedelta(minutes=window_minutes)
-        self._failures: dict[str, collections.deque[datetime]] = {}
-        self._lock = threading.Lock()
+        self.policy = policy or SignInPolicy()
 
-    def _recent(self, email: str, now: datetime) -> collections.deque[datetime]:
-        failures = self._failures.setdefault(email, collections.deque())
-        while failures and failures[0] <= now - self._window:
-            failures.popleft()
-        return failures
+    def subjects(self, email: str, address: str | None, device: str | None) -> list[str]:
+        """What an attempt counts against: the trusted browser instead of the email."""
+        found = [f"device:{device}" if device else f"email:{email}"]
+        if address:
+            found.append(f"address:{address}")
+        return found
 
-    def check(self, email: str) -> None:
+    def check(self, subjects: list[str]) -> None:
+        """Raise TooManyAttempts while any subject must still wait."""
         now = self._clock.now()
-        with self._lock:
-            failures = self._recent(email, now)
-            if len(failures) >= self._max:
-                wait = failures[0] + self._window - now
-                raise TooManyAttempts(max(1, -(-int(wait.total_seconds()) // 60)))
+        with self._db.read() as session:
+            wait = max(self._wait(session, subject, now) for subject in subjects)
+        if wait > 0:
+            raise TooManyAttempts(wait)
 
-    def fail(self, email: str) -> None:
+    def fail(self, subjects: list[str]) -> None:
         now = self._clock.now()
-        with self._lock:
-            self._recent(email, now).append(now)
+        with self._db.write() as session:
+            session.execute(
+                delete(SignInFailure).where(SignInFailure.failed_at < now - self.policy.window)
+            )
+            session.add_all(
+                SignInFailure(subject=_subject_key(subject), failed_at=now) for subject in subjects
+            )
 
-    def clear(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(email, None)
+    def clear(self, subjects: list[str]) -> None:
+        with self._db.write() as session:
+            session.execute(
+                delete(SignInFailure).where(
+                    SignInFailure.subject.in_([_subject_key(s) for s in subjects])
+                )
+            )
+
+    def _wait(self, session: Session, subject: str, now: datetime) -> int:
+        times = list(
+            session.scalars(
+                select(SignInFailure.failed_at)
+                .where(
+                    SignInFailure.subject == _subject_key(subject),
+                    SignInFailure.failed_at >= now - self.policy.window,
+                )
+                .order_by(SignInFailure.failed_at.desc())
+                .limit(64)
+            )
+        )
+        free = (
+            self.policy.free_failures_per_address
+            if subject.startswith("address:")
+            else self.policy.free_failures
+        )
+        over = len(times) - free
+        if over <= 0:
+            return 0
+        # 2 s after the first failure past the free ones, then 4, 8, ... up to max_wait.
+        delay = min(timedelta(seconds=2 ** min(over, 20)), self.policy.max_wait)
+        remaining = times[0] + delay - now
+        return max(0, -(-int(remaining.total_seconds()) // 1))
+
+
+def _subject_key(subject: str) -> str:
+    # Stored hashed: the table must not become a list of who tried to sign in from where.
+    return hashlib.sha256(subject.encode("utf-8")).hexdigest()
 
 
 class DashboardService:
@@ -146,7 +211,7 @@ class DashboardService:
         self._clock = clock
         # argon2-cffi's defaults are argon2id with the RFC 9106 "low memory" profile.
         self._hasher = hasher or PasswordHasher()
-        self.limiter = limiter or LoginLimiter(clock)
+        self.limiter = limiter or LoginLimiter(db, clock)
         # Verified against when the email is unknown, so both cases take the same time.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
@@ -196,7 +261,7 @@ class DashboardService:
             user.password_hash = digest
             user.password_changed_at = self._clock.now()
             session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-        self.limiter.clear(address)
+        self.limiter.clear([f"email:{address}"])
         return user
 
     def change_password(self, viewer: Viewer, current: str, new: str, confirm: str) -> None:
@@ -230,19 +295,49 @@ class DashboardService:
 
     # -- sessions --------------------------------------------------------------------------
 
-    def sign_in(self, email: str, password: str) -> NewSession:
-        address = email.strip().lower()
-        self.limiter.check(address)
+    @functools.cached_property
+    def _device_key(self) -> bytes:
+        return stored_secret(self._db, self._clock, DEVICE_KEY).encode()
+
+    def _trusted_device(self, cookie: str | None, user: User | None) -> str | None:
+        """The browser's id when its device cookie was issued to this user, else None."""
+        if not cookie or user is None or cookie.count(".") != 2:
+            return None
+        user_id, nonce, signature = cookie.split(".")
+        expected = _device_signature(self._device_key, user_id, nonce)
+        if user_id != user.id or not hmac.compare_digest(signature, expected):
+            return None
+        return f"{user_id}:{nonce}"
+
+    def sign_in(
+        self,
+        email: str,
+        password: str,
+        *,
+        client_address: str | None = None,
+        device_cookie: str | None = None,
+    ) -> NewSession:
+        address = email.strip().lower()[:320]
         with self._db.read() as session:
             user = session.scalars(select(User).where(User.email == address)).first()
+        device = self._trusted_device(device_cookie, user)
+        subjects = self.limiter.subjects(address, client_address, device)
+        self.limiter.check(subjects)
         if user is None:
             self._verify(self._dummy_hash, password)
-            self.limiter.fail(address)
+            self.limiter.fail(subjects)
             raise SignInRefused()
         if not self._verify(user.password_hash, password):
-            self.limiter.fail(address)
+            self.limiter.fail(subjects)
             raise SignInRefused()
-        self.limiter.clear(address)
+        # The address's count stays: signing in to one's own account must not reset a count
+        # of passwords sprayed at other people's.
+        self.limiter.clear([subjects[0], f"email:{address}"])
+        if device is None:
+            nonce = secrets.token_urlsafe(16)
+            device_cookie = (
+                f"{user.id}.{nonce}.{_device_signature(self._device_key, user.id, nonce)}"
+            )
         rehash = self._hasher.check_needs_rehash(user.password_hash)
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
@@ -265,7 +360,7 @@ class DashboardService:
                 row = session.get(User, user.id)
                 if row is not None:
                     row.password_hash = self._hasher.hash(password)
-        return NewSession(token=token, csrf=csrf, expires_at=expires)
+        return NewSession(token=token, csrf=csrf, expires_at=expires, device=device_cookie or "")
 
     def viewer(self, token: str | None) -> Viewer | None:
         """The signed-in user for a cookie token, sliding the session's expiry; or None."""

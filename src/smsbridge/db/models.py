@@ -350,6 +350,19 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime]
 
 
+class SignInFailure(Base):
+    """A failed sign-in, counted against what it came from (a hash of the email, the client
+    address or a trusted browser) to slow further attempts down."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_sign_in_failures_subject_failed_at", "subject", "failed_at"),)
+
+
 class GatewaySecret(Base):
     """Secrets the gateway generates for itself (so every process shares them)."""
 
