@@ -1,19 +1,17 @@
-"""Pure checks on an inbound reply email: auto-replies, allowed senders, DMARC, the body."""
+"""Pure checks on an inbound reply email: auto-replies, allowed senders, trusted results."""
 
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
-from email.utils import collapse_rfc2231_value
-from typing import Literal
+from email.message import Message
+from typing import Protocol
 
+from smsbridge.mail.addresses import Mailbox, parse_address_list
 from smsbridge.mail.domains import aligned, normalise_domain
+from smsbridge.mail.parsing import Body, Limits, choose_body, walk_parts
 
 # Headers whose mere presence marks an automatic message. X-Auto-Response-Suppress is not
 # among them: it is a request *to others* not to auto-respond, which Outlook, Exchange and
@@ -114,21 +112,17 @@ _AUTO_SUBJECT = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Body:
-    """The chosen text part of an email, decoded to str with newlines as "\\n".
+class HeaderSource(Protocol):
+    """Headers to judge: an email.message.Message, or parsing.Headers of a received email."""
 
-    `flowed`/`delsp` report RFC 3676 format=flowed on a plain part; the text is left as sent
-    (soft line breaks included) for whoever unwraps it.
-    """
+    def get(self, name: str, failobj: None = None) -> object: ...
 
-    text: str
-    kind: Literal["plain", "html"]
-    flowed: bool
-    delsp: bool
+    def get_all(self, name: str, failobj: None = None) -> list[object] | list[str] | None: ...
+
+    def get_content_type(self) -> str: ...
 
 
-def auto_reply_reason(msg: EmailMessage, envelope_sender: str | None) -> str | None:
+def auto_reply_reason(msg: HeaderSource, envelope_sender: str | None) -> str | None:
     """Why this email is automatic (never to become an SMS nor to be bounced), or None.
 
     `envelope_sender` is the SMTP MAIL FROM; pass "" or "<>" for the null sender and None
@@ -172,13 +166,13 @@ def auto_reply_reason(msg: EmailMessage, envelope_sender: str | None) -> str | N
         return "X-Smsbridge-Kind header present (an email of this bridge came back)"
 
     for address in _addresses(msg.get("From")):
-        local = address.username.lower()
+        local = address.local.lower()
         if local in _DAEMON_LOCALS:
-            return f"From {address.addr_spec}"
+            return f"From {address.address}"
         # Confirmation and notification mail (e.g. a mailbox provider asking to confirm a
         # forwarding rule to the reply address) comes from no-reply senders.
         if _NOREPLY_LOCAL.fullmatch(local):
-            return f"From no-reply address {address.addr_spec}"
+            return f"From no-reply address {address.address}"
 
     subject = msg.get("Subject")
     if subject is not None and _AUTO_SUBJECT.search(_fold(str(subject))):
@@ -202,7 +196,7 @@ def sender_allowed(from_address: str, allowed: Iterable[str]) -> bool:
     addresses = _addresses(from_address, strict=True)
     if len(addresses) != 1:
         return False
-    local = addresses[0].username.lower()
+    local = addresses[0].local.lower()
     domain = normalise_domain(addresses[0].domain)
     if not local or not domain:
         return False
@@ -216,7 +210,7 @@ def sender_allowed(from_address: str, allowed: Iterable[str]) -> bool:
 
 
 def dmarc_pass_from_authentication_results(
-    msg: EmailMessage, trusted_authserv_ids: Iterable[str], from_domain: str
+    msg: HeaderSource, trusted_authserv_ids: Iterable[str], from_domain: str
 ) -> bool | None:
     """Whether our own receiving servers vouched that the From domain is genuine.
 
@@ -247,23 +241,18 @@ def dmarc_pass_from_authentication_results(
     return False if seen else None
 
 
-def extract_body(msg: EmailMessage) -> Body:
-    """The reply text: the text/plain part if there is one, else the text/html part.
+def extract_body(msg: Message) -> Body:
+    """The reply text: the first inline text/plain part if there is one, else text/html.
 
-    Transfer encodings are undone and the declared charset applied; a missing, unknown or
-    wrong charset falls back to UTF-8, then windows-1252, then Latin-1 (which never fails).
-    Parse the email from bytes (email.message_from_bytes with policy.default) so 8-bit
-    bodies keep their bytes. An email without any text part gives an empty plain Body.
+    Transfer encodings are undone and the declared charset applied (see
+    parsing.decode_text_part). Parse the email from bytes so 8-bit bodies keep their bytes. An
+    email without any text part, or one too deeply nested to read, gives an empty plain Body.
     """
-    part = msg.get_body(preferencelist=("plain", "html"))
-    if not isinstance(part, MIMEPart):
+    walked = walk_parts(msg, Limits())
+    if not isinstance(walked, tuple):
         return Body("", "plain", False, False)
-    kind: Literal["plain", "html"] = "html" if part.get_content_subtype() == "html" else "plain"
-    text = _decode_part(part)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff")
-    flowed = kind == "plain" and _param(part, "format") == "flowed"
-    delsp = flowed and _param(part, "delsp") == "yes"
-    return Body(text, kind, flowed, delsp)
+    chosen = choose_body(walked[0])
+    return chosen if isinstance(chosen, Body) else Body("", "plain", False, False)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -276,7 +265,7 @@ class _Result:
     props: dict[str, str]
 
 
-def _all(msg: EmailMessage, name: str) -> list[str]:
+def _all(msg: HeaderSource, name: str) -> list[str]:
     return [str(value) for value in msg.get_all(name) or []]
 
 
@@ -285,20 +274,13 @@ def _first_word(value: str) -> str:
     return match.group(1).lower() if match else ""
 
 
-def _addresses(value: object, *, strict: bool = False) -> list[Address]:
+def _addresses(value: object, *, strict: bool = False) -> list[Mailbox]:
     if value is None:
         return []
-    try:
-        header = policy.default.header_factory("From", str(value))
-        addresses = list(getattr(header, "addresses", ()))
-        defects = getattr(header, "defects", ())
-    # The stdlib address parser raises assorted errors (IndexError, ValueError, ...) on
-    # hostile input; any of them just means "no usable address".
-    except Exception:
+    parsed = parse_address_list(str(value))
+    if strict and (parsed.problems or parsed.groups):
         return []
-    if strict and defects:
-        return []
-    return [address for address in addresses if isinstance(address, Address)]
+    return parsed.mailboxes
 
 
 def _result_passes(result: _Result, author: str) -> bool:
@@ -398,60 +380,3 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return re.sub(r"\\(.)", r"\1", value[1:-1])
     return value
-
-
-def _param(part: MIMEPart, name: str) -> str:
-    value = part.get_param(name)
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        value = collapse_rfc2231_value(value)
-    return str(value).strip().lower()
-
-
-def _decode_part(part: MIMEPart) -> str:
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        return ""
-    charset = part.get_content_charset()
-    # An email parsed from str (not bytes) holds 8-bit text as str already, and the stdlib
-    # makes bytes of it with raw-unicode-escape, which no charset decodes back: recognise that
-    # round trip and keep the str. Latin-1 is left out because Latin-1 bytes pass the same
-    # test, and they are better read as windows-1252 below.
-    as_text = part.get_payload()
-    if (
-        isinstance(as_text, str)
-        and not as_text.isascii()
-        and _codec_name(charset) != "iso8859-1"
-        and as_text.encode("raw-unicode-escape") == data
-    ):
-        return as_text
-    return _decode_bytes(data, charset)
-
-
-def _codec_name(charset: str | None) -> str:
-    try:
-        return codecs.lookup(charset).name if charset else ""
-    except LookupError:
-        return ""
-
-
-def _decode_bytes(data: bytes, declared: str | None) -> str:
-    candidates: list[str] = []
-    name = _codec_name(declared)
-    if name == "ascii":
-        # 8-bit bytes labelled ASCII are a mislabel; UTF-8 decoding cleanly is strong evidence.
-        candidates += ["utf-8", "cp1252"]
-    elif name == "iso8859-1":
-        # As in browsers: mail labelled Latin-1 is very often windows-1252 (curly quotes, €).
-        candidates += ["cp1252"]
-    elif name:
-        candidates.append(name)
-    candidates += ["utf-8", "cp1252"]
-    for candidate in candidates:
-        try:
-            return data.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
-            # LookupError: labels like "base64" name codecs that are not text encodings.
-            continue
-    return data.decode("latin-1")
