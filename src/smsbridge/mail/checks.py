@@ -241,6 +241,15 @@ def dmarc_pass_from_authentication_results(
     return False if seen else None
 
 
+def authentication_results_vouch(value: str, from_domain: str) -> bool:
+    """Whether one Authentication-Results value (without deciding who wrote it: the caller
+    knows it is trusted, e.g. the ARC-Authentication-Results of a trusted forwarder) has a
+    DMARC pass for the From domain, or an aligned DKIM or SPF pass."""
+    parsed = _parse_authentication_results(value)
+    author = normalise_domain(from_domain)
+    return parsed is not None and any(_result_passes(r, author) for r in parsed[1])
+
+
 def extract_body(msg: Message) -> Body:
     """The reply text: the first inline text/plain part if there is one, else text/html.
 
@@ -380,3 +389,145 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return re.sub(r"\\(.)", r"\1", value[1:-1])
     return value
+
+
+# --- automatic replies recognised by their text ---------------------------------------------
+#
+# Out-of-office robots without automatic headers (an Exchange rule, a "vacation" filter of a
+# small host) still write like robots: an absence statement opens the text, and it points
+# elsewhere ("for urgent matters...", "I will reply when I am back"). Both are required, so a
+# person writing "I'm out today, but 8pm is fine" is not taken for a robot; a text that says
+# outright that it is automatic needs nothing else. Compared without case or accents.
+
+_SAYS_AUTOMATIC = (
+    "this is an automatic reply",
+    "this is an automated reply",
+    "this is an automatic response",
+    "this is an automated response",
+    "this is an automatically generated",
+    "this message was sent automatically",
+    "this is an auto-reply",
+    "automatic reply:",
+    "auto reply:",
+    "out of office:",
+    "dies ist eine automatische antwort",
+    "dies ist eine automatisch generierte",
+    "automatische antwort:",
+    "ceci est une reponse automatique",
+    "ceci est un message automatique",
+    "reponse automatique :",
+    "reponse automatique:",
+    "esta es una respuesta automatica",
+    "este es un mensaje automatico",
+    "respuesta automatica:",
+    "questa e una risposta automatica",
+    "risposta automatica:",
+    "esta e uma resposta automatica",
+    "esta e uma mensagem automatica",
+    "resposta automatica:",
+    "dit is een automatisch antwoord",
+    "dit is een automatisch gegenereerd",
+    "automatisch antwoord:",
+    "detta ar ett automatiskt svar",
+    "dette er et automatisk svar",
+    "dette er en automatisk besked",
+    "tama on automaattinen vastaus",
+    "to jest automatyczna odpowiedz",
+    "to jest wiadomosc automatyczna",
+)
+
+_ABSENCE = (
+    # English
+    r"i (?:am|'m|will be|shall be) (?:currently |now )?(?:out of (?:the )?office|away"
+    r"|on (?:annual |parental |maternity |paternity |sick |study )?(?:leave|vacation|holiday)"
+    r"|out of the country|travelling|traveling|not in the office|off work|absent)",
+    r"(?:thank you|thanks) for your (?:e-?mail|message)[.!,]? i (?:am|'m|will be) (?:currently )?"
+    r"(?:out|away|on|not)",
+    # German
+    r"ich bin (?:derzeit |zur zeit |zurzeit |momentan |aktuell )?(?:bis .{1,40}? )?"
+    r"(?:nicht im (?:buro|haus)|abwesend|ausser haus|im urlaub|in elternzeit|krank)",
+    r"(?:vielen )?dank fur ihre (?:e-?mail|nachricht)[.!,]? ich bin",
+    # French
+    r"je (?:suis|serai) (?:actuellement )?(?:absente?|en conges?|en vacances|hors du bureau"
+    r"|en deplacement)",
+    r"merci (?:pour|de) votre (?:message|e-?mail|courriel)[.!,]? je (?:suis|serai)",
+    # Spanish
+    r"(?:estoy|estare|me encuentro) (?:actualmente )?(?:fuera de la oficina|ausente"
+    r"|de vacaciones|fuera)",
+    r"gracias por su (?:mensaje|correo)[.!,]? (?:estoy|estare|me encuentro)",
+    # Italian
+    r"(?:sono|saro) (?:attualmente )?(?:fuori (?:ufficio|sede)|assente|in ferie|in vacanza)",
+    r"grazie per (?:la sua|il suo|la tua|il tuo) (?:e-?mail|messaggio)[.!,]? (?:sono|saro)",
+    # Portuguese
+    r"(?:estou|estarei|encontro-me) (?:atualmente )?(?:fora do escritorio|ausente|de ferias"
+    r"|fora)",
+    # Dutch
+    r"ik ben (?:momenteel |tot .{1,40}? )?(?:afwezig|niet (?:op kantoor|aanwezig)|met vakantie"
+    r"|op vakantie)",
+    # Scandinavian
+    r"jag ar (?:for narvarande |just nu )?(?:ledig|tjanstledig|pa semester|franvarande"
+    r"|inte pa kontoret|borta)",
+    r"jeg er (?:for tiden |pt\. )?(?:pa ferie|fravaerende|ikke pa kontoret|borte|pa kursus)",
+    # Finnish
+    r"olen (?:lomalla|poissa|vuosilomalla)",
+    # Polish
+    r"jestem (?:obecnie )?(?:poza biurem|na urlopie|nieobecn[ya])",
+)
+
+_POINTS_ELSEWHERE = (
+    # English
+    r"urgent",
+    r"limited access to (?:my )?e-?mail",
+    r"i will (?:respond|reply|get back to you|answer|read)",
+    r"(?:please|kindly) contact",
+    r"(?:upon|on) my return",
+    r"when i (?:am|'m|get) back",
+    r"will (?:not )?be (?:forwarded|read)",
+    # German
+    r"dringend",
+    r"wenden sie sich",
+    r"nach meiner ruckkehr",
+    r"ab dem .{1,30}? wieder",
+    r"werde ich .{0,40}(?:beantworten|antworten|melden)",
+    # French
+    r"urgence",
+    r"a mon retour",
+    r"veuillez contacter",
+    r"je (?:vous )?repondrai",
+    # Spanish / Portuguese / Italian
+    r"urgencia",
+    r"urgente",
+    r"a mi regreso",
+    r"(?:responder|contestar)e",
+    r"al mio rientro",
+    r"urgenze",
+    r"ao meu regresso",
+    r"no meu regresso",
+    # Dutch
+    r"dringende",
+    r"bij terugkomst",
+    r"na mijn terugkeer",
+    # Scandinavian / Finnish / Polish
+    r"bradskande",
+    r"haster",
+    r"akut",
+    r"kiireellisissa",
+    r"pilnych",
+    r"po powrocie",
+)
+
+_SAYS_AUTOMATIC_RE = re.compile("|".join(re.escape(p) for p in _SAYS_AUTOMATIC))
+_ABSENCE_RE = re.compile("|".join(f"(?:{p})" for p in _ABSENCE))
+_ELSEWHERE_RE = re.compile("|".join(f"(?:{p})" for p in _POINTS_ELSEWHERE))
+
+
+def automatic_body_reason(text: str) -> str | None:
+    """Why this reply text reads as an out-of-office or other automatic reply, or None."""
+    head = " ".join(_fold(text[:2000]).replace("\u2019", "'").split())
+    if _SAYS_AUTOMATIC_RE.search(head[:400]):
+        return "the text says it is an automatic reply"
+    opening = head[:300]
+    absence = _ABSENCE_RE.search(opening)
+    if absence is not None and _ELSEWHERE_RE.search(head):
+        return f"out-of-office text: {absence.group(0)[:60]!r}"
+    return None
