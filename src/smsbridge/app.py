@@ -21,7 +21,7 @@ from smsbridge.api.routes import account_dependency, build_router, health_router
 from smsbridge.carriers.base import Carrier
 from smsbridge.carriers.simulator import Handsets, SimulatedCarrier
 from smsbridge.clock import Clock, SystemClock
-from smsbridge.conversations.routes import build_inbound_router
+from smsbridge.conversations.routes import build_email_log_router, build_inbound_router
 from smsbridge.conversations.service import ConversationService
 from smsbridge.credits.pricing import load_rates
 from smsbridge.dashboard import STATIC_PATH, build_dashboard_router, dashboard_static
@@ -177,6 +177,7 @@ class Gateway:
         app.include_router(
             build_inbound_router(self.conversations, inbound.http_secret, inbound.max_message_bytes)
         )
+        app.include_router(build_email_log_router(self.conversations, account))
         app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
         app.include_router(build_dashboard_router(self))

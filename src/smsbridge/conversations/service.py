@@ -436,6 +436,62 @@ class ConversationService:
                 return {"conversation_id": found.id, "account_id": found.account_id}
         return {}
 
+    def email_log(
+        self, account_id: str, *, status: str | None, limit: int, skip: int
+    ) -> list[dict[str, Any]]:
+        """The account's received emails, newest first (GET /v1/inbound/emails)."""
+        statement = select(
+            InboundEmail.id,
+            InboundEmail.received_at,
+            InboundEmail.processed_at,
+            InboundEmail.channel,
+            InboundEmail.status,
+            InboundEmail.reason,
+            InboundEmail.from_address,
+            InboundEmail.envelope_sender,
+            InboundEmail.conversation_id,
+            InboundEmail.message_id,
+        ).where(InboundEmail.account_id == account_id)
+        if status:
+            statement = statement.where(InboundEmail.status == status.strip().lower()[:16])
+        statement = (
+            statement.order_by(InboundEmail.received_at.desc(), InboundEmail.id)
+            .offset(skip)
+            .limit(limit)
+        )
+        with self._db.read() as session:
+            rows = list(session.execute(statement))
+            conversations = {
+                c.id: c
+                for c in session.scalars(
+                    select(Conversation).where(
+                        Conversation.id.in_([r.conversation_id for r in rows if r.conversation_id])
+                    )
+                )
+            }
+        result = []
+        for row in rows:
+            code, _, sentence = (row.reason or "").partition(": ")
+            if not code.isupper() or " " in code:
+                code, sentence = "", row.reason or ""
+            conversation = conversations.get(row.conversation_id or "")
+            result.append(
+                {
+                    "id": row.id,
+                    "received": _iso(row.received_at),
+                    "processed": _iso(row.processed_at),
+                    "channel": row.channel,
+                    "status": row.status.upper(),
+                    "code": code or None,
+                    "reason": sentence or None,
+                    "from": row.from_address or row.envelope_sender or None,
+                    "customer": conversation.customer.lstrip("+") if conversation else None,
+                    "replynumber": conversation.reply_number.lstrip("+") if conversation else None,
+                    "messageid": row.message_id,
+                }
+            )
+        return result
+
     # -- email to SMS ------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -1191,6 +1247,10 @@ def _valid_addresses(addresses: list[str]) -> list[str]:
         except Invalid:
             continue
     return valid
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def _key(conversation_id: str) -> str:

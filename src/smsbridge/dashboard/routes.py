@@ -100,6 +100,10 @@ class _Redirect(Exception):
         self.url = url
 
 
+# The states of a received email the Emails page filters by.
+_EMAIL_STATUSES = ("sent", "refused", "ignored", "failed", "received")
+
+
 def dashboard_static() -> StaticFiles:
     """The stylesheet and script; mount at STATIC_PATH."""
     return StaticFiles(directory=HERE / "static")
@@ -842,6 +846,20 @@ def build_dashboard_router(
         secret = gateway.webhooks.rotate_secret(account_id)
         # Shown in this response only: a reload, or any other page, never shows it again.
         return webhooks_page(request, account_id, new_secret=secret)
+
+    @router.get("/emails")
+    def emails(request: Request, viewer: Page, status: str = "") -> Response:
+        account_id = account_of(viewer)
+        chosen = status.strip().lower() if status.strip().lower() in _EMAIL_STATUSES else ""
+        rows = gateway.conversations.email_log(account_id, status=chosen or None, limit=200, skip=0)
+        return render(
+            request,
+            "emails.html",
+            title="Emails",
+            rows=rows,
+            chosen=chosen,
+            statuses=_EMAIL_STATUSES,
+        )
 
     # -- the operator ----------------------------------------------------------------------
 
