@@ -12,18 +12,20 @@ from pathlib import Path
 
 import dkim
 import pytest
+from tests.mail.dns_server import Zone, dns_server
 
 from smsbridge.conversations import trust
 from smsbridge.mail.authentication import Authenticator, ReceivedFacts
 from smsbridge.mail.dkim_keys import DkimSigner
 from smsbridge.mail.dns import Resolver
 from smsbridge.mail.parsing import Limits, scan_headers
-from tests.mail.dns_server import Zone, dns_server
 
 
 def _key(tmp: Path, name: str) -> tuple[bytes, str]:
     path = tmp / f"{name}.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(path), "2048"], check=True, capture_output=True)
+    subprocess.run(
+        ["openssl", "genrsa", "-out", str(path), "2048"], check=True, capture_output=True
+    )
     public = subprocess.run(
         ["openssl", "rsa", "-in", str(path), "-pubout", "-outform", "DER"],
         check=True,
@@ -139,9 +141,7 @@ def forwarded(keys: dict[str, tuple[bytes, str]]) -> bytes:
         b" spf=pass smtp.mailfrom=alice@acme.example; dmarc=pass header.from=acme.example\r\n"
     )
     with_results = results + changed
-    arc_set = dkim.arc_sign(
-        with_results, b"arc", b"fwd.example", keys["fwd"][0], b"fwd.example"
-    )
+    arc_set = dkim.arc_sign(with_results, b"arc", b"fwd.example", keys["fwd"][0], b"fwd.example")
     return b"".join(arc_set) + with_results
 
 

@@ -430,11 +430,17 @@ class ConversationService:
     def _owner_of(self, recipients: Sequence[str]) -> dict[str, Any]:
         """The conversation and account a refused-at-once email was for, if a reply address
         says, so that the account sees it."""
+        found = self._addressed_conversation(recipients)
+        return {"conversation_id": found.id, "account_id": found.account_id} if found else {}
+
+    def _addressed_conversation(self, recipients: Sequence[str]) -> Conversation | None:
+        """The conversation the first valid reply address among the recipients names (in
+        whatever state), or None."""
         for recipient in recipients:
             found = self._conversation_from_address(recipient)
             if found is not None:
-                return {"conversation_id": found.id, "account_id": found.account_id}
-        return {}
+                return found
+        return None
 
     def email_log(
         self, account_id: str, *, status: str | None, limit: int, skip: int
@@ -574,21 +580,36 @@ class ConversationService:
 
     def _judge_and_send(self, email: _Email) -> str:
         parsed, row = email.parsed, email.row
+        # Refusals before the conversation is looked at properly are still shown to the
+        # account a reply address names.
+        addressed = self._addressed_conversation(row.recipients)
         if parsed.problem is not None:
             email.author = parsed.author()[0]
-            raise Refused(Refusal(parsed.problem.code, parsed.problem.reason))
+            raise Refused(
+                Refusal(parsed.problem.code, parsed.problem.reason), conversation=addressed
+            )
         automatic = auto_reply_reason(parsed.headers, row.envelope_sender)
         if automatic is not None:
             # Never an SMS, never an answer: answering an autoresponder is how loops start.
-            raise Refused(Refusal(Code.AUTOMATIC, f"automatic mail: {automatic}"), automatic=True)
+            raise Refused(
+                Refusal(Code.AUTOMATIC, f"automatic mail: {automatic}"),
+                conversation=addressed,
+                automatic=True,
+            )
         author, problem = parsed.author()
         if author is None:
-            raise Refused(Refusal(Code.AMBIGUOUS_AUTHOR, problem or "No author."))
+            raise Refused(
+                Refusal(Code.AMBIGUOUS_AUTHOR, problem or "No author."), conversation=addressed
+            )
         email.author = author
         email.text = _reply_text(parsed)
         automatic = automatic_body_reason(email.text)
         if automatic is not None:
-            raise Refused(Refusal(Code.AUTOMATIC, f"automatic mail: {automatic}"), automatic=True)
+            raise Refused(
+                Refusal(Code.AUTOMATIC, f"automatic mail: {automatic}"),
+                conversation=addressed,
+                automatic=True,
+            )
 
         reply = self._find_reply(row, parsed)
         if reply is not None:
