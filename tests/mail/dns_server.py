@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
-from dnslib.server import BaseResolver, DNSServer
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 Zone = dict[tuple[str, str], list[Any]]
 
@@ -52,7 +52,9 @@ class ZoneResolver(BaseResolver):  # type: ignore[misc]
 def dns_server(zone: Zone) -> Iterator[tuple[str, ZoneResolver]]:
     """A UDP DNS server on 127.0.0.1 (an ephemeral port); yields ("127.0.0.1:port", resolver)."""
     resolver = ZoneResolver(zone)
-    server = DNSServer(resolver, address="127.0.0.1", port=0)
+    # Only errors are logged: a line per query would bury a failing test's output.
+    quiet = DNSLogger("-request,-reply,-truncated,-data,-send,-recv", prefix=False)
+    server = DNSServer(resolver, address="127.0.0.1", port=0, logger=quiet)
     server.start_thread()
     try:
         port = server.server.server_address[1]
