@@ -20,6 +20,7 @@ import pytest
 from smsbridge.app import Gateway
 from smsbridge.mail.addresses import parse_address_list
 from smsbridge.mail.dkim_keys import DkimSigner
+from smsbridge.mail.parsing import Limits, Problem, scan_headers
 from tests.mail.dns_server import Zone, ZoneResolver, dns_server
 
 # Senders whose domains publish SPF for this machine and a DKIM key; forged.example publishes
@@ -127,11 +128,9 @@ class Mailer:
 
 
 def _to_addresses(raw: bytes) -> list[str]:
-    to = b""
-    for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        if line.lower().startswith(b"to:"):
-            to = line[3:]
-    found = [box.address for box in parse_address_list(to.decode()).mailboxes]
+    headers = scan_headers(raw, Limits())
+    to = "" if isinstance(headers, Problem) else ", ".join(headers.get_all("To") or [])
+    found = [box.address for box in parse_address_list(to).mailboxes]
     assert found, "the email has no To address to send it to"
     return found
 
