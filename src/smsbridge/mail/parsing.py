@@ -322,8 +322,10 @@ def walk_parts(message: Message, limits: Limits) -> tuple[list[_TextPart], list[
         content_type = str(part.get("Content-Type", ""))
         if len(content_type) > _MAX_PART_HEADER:
             return Problem(TOO_COMPLEX, "A MIME part of the email has an over-long Content-Type.")
-        payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
+        # get_payload() is only asked of containers: on a leaf it decodes 8-bit text with the
+        # declared charset, and charsets like "idna" raise there.
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
             stack.extend(
                 (child, depth + 1) for child in reversed(payload) if isinstance(child, Message)
             )
@@ -394,7 +396,10 @@ def decode_text_part(part: Message) -> str:
     # makes bytes of it with raw-unicode-escape, which no charset decodes back: recognise that
     # round trip and keep the str. Latin-1 is left out because Latin-1 bytes pass the same
     # test, and they are better read as windows-1252 below.
-    as_text = part.get_payload()
+    try:
+        as_text = part.get_payload()
+    except (UnicodeError, LookupError):
+        as_text = None
     if (
         isinstance(as_text, str)
         and not as_text.isascii()
