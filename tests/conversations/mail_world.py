@@ -147,18 +147,22 @@ def world_dns(world_keys: dict[str, tuple[bytes, str]]) -> Iterator[tuple[str, Z
         yield served
 
 
-@pytest.fixture
-def mail_overrides(world_dns: tuple[str, ZoneResolver]) -> dict[str, Any]:
+def world_overrides(dns_address: str) -> dict[str, Any]:
     # No trusted network: mail must prove where it comes from, as on a public server.
     return {
         "inbound": {
             "trusted_networks": [],
             "smtp_port": 0,
-            "dns_servers": [world_dns[0]],
+            "dns_servers": [dns_address],
             "dns_timeout_seconds": 2,
             "max_message_bytes": 3_000_000,
         },
     }
+
+
+@pytest.fixture
+def mail_overrides(world_dns: tuple[str, ZoneResolver]) -> dict[str, Any]:
+    return world_overrides(world_dns[0])
 
 
 @pytest.fixture(params=["smtp", "lmtp"])
