@@ -394,10 +394,12 @@ class ConversationService:
         values: dict[str, Any] = {
             "id": email_id,
             "channel": email.channel,
-            "envelope_sender": email.envelope_sender[:320],
-            "recipients": list(email.recipients),
-            "peer": (email.peer or None) and str(email.peer)[:64],
-            "helo": (email.helo or None) and str(email.helo)[:255],
+            # What the client said in its commands, made storable: aiosmtpd hands over bytes
+            # that are not UTF-8 as lone surrogates, and neither database takes those or NUL.
+            "envelope_sender": _storable(email.envelope_sender)[:320],
+            "recipients": [_storable(r)[:320] for r in email.recipients],
+            "peer": _storable(email.peer or "")[:64] or None,
+            "helo": _storable(email.helo or "")[:255] or None,
             "raw": email.raw,
             "status": "received",
             "attempts": 0,
@@ -602,7 +604,16 @@ class ConversationService:
                 Refusal(Code.AMBIGUOUS_AUTHOR, problem or "No author."), conversation=addressed
             )
         email.author = author
-        email.text = _reply_text(parsed)
+        try:
+            email.text = _reply_text(parsed)
+        except Exception as exc:  # the boundary: no text extraction error reaches the worker
+            log.exception("inbound email %s: text extraction failed", row.id)
+            raise Refused(
+                Refusal(
+                    Code.UNREADABLE, f"The email's text cannot be read ({type(exc).__name__})."
+                ),
+                conversation=addressed,
+            ) from exc
         automatic = automatic_body_reason(email.text)
         if automatic is not None:
             raise Refused(
@@ -702,7 +713,9 @@ class ConversationService:
         author = email.author.address
         members = trust.members(last.response_emails if last else None, number.response_emails)
         context: dict[str, Any] = {"conversation": conversation}
-        if not trust.may_answer(author, members, number.authorised_senders or []):
+        # The number's default Response Email may always answer, as its authorised senders.
+        always = [*(number.response_emails or []), *(number.authorised_senders or [])]
+        if not trust.may_answer(author, members, always):
             raise Refused(
                 Refusal(
                     Code.SENDER_NOT_ALLOWED,
@@ -1268,6 +1281,12 @@ def _valid_addresses(addresses: list[str]) -> list[str]:
         except Invalid:
             continue
     return valid
+
+
+def _storable(text: str) -> str:
+    """Text any database column takes: valid UTF-8, no NUL or other control characters."""
+    cleaned = text.encode("utf-8", "replace").decode("utf-8")
+    return "".join(c if c.isprintable() else "\ufffd" for c in cleaned)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -7,8 +7,9 @@ tested in milliseconds and read in one place.
 The rules, in short (docs/email-bridge.md says the same for users):
 - A conversation's *members* are the addresses its emails go to: the responseemail of the last
   SMS sent to the customer (set by the API, or by the last email reply), else the Reply
-  Number's default Response Email. Every member may answer, and so may the number's
-  `authorisedsenders` (addresses or @domains) although they receive nothing. An accepted reply
+  Number's default Response Email. Every member may answer, and so may the number's default
+  Response Email and its `authorisedsenders` (addresses or @domains), even when the
+  conversation's emails go elsewhere. An accepted reply
   never removes anyone: its From, To and Cc join the members already there.
 - An email is authenticated when its From domain is vouched for: an aligned DKIM signature,
   an SPF pass for an aligned envelope domain (alignment as DMARC defines it, relaxed unless the
