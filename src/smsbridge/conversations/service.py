@@ -302,59 +302,74 @@ class ConversationService:
         ).all()
         sent = 0
         for message, link, email in rows:
-            status = message.status
-            if link.notified_status == status:
-                continue
-            number = session.get(ReplyNumber, message.sender)
-            wanted = status in _FAILED_OUTCOMES or (
-                status == "DELIVERED" and number is not None and number.delivery_confirmations
-            )
-            if not wanted or message.conversation_id is None:
-                continue
-            conversation = session.get(Conversation, message.conversation_id)
-            if conversation is None:
-                continue
-            link.notified_status = status
-            writer = email.from_address or ""
-            ours = "@" + self._settings.domain.lower()
-            recipients = [
-                a
-                for a in trust.unique_addresses([writer, *message.response_emails])
-                if a and not a.lower().endswith(ours)
-            ]
-            if not recipients:
-                continue
-            if status == "DELIVERED":
-                title = "Your SMS was delivered"
-                paragraphs = [
-                    f"The SMS sent from your email to {message.destination} was delivered.",
-                    _quote(message.content),
-                ]
-            else:
-                refunded = "nothing was charged (the credits were returned)"
-                title = f"Your SMS was not delivered ({status})"
-                paragraphs = [
-                    f"The SMS sent from your email to {message.destination} "
-                    f"{_OUTCOME_WORDS[status]}, so {refunded}.",
-                    _quote(message.content),
-                ]
-                if message.failure_detail:
-                    paragraphs.append(f"The carrier said: {message.failure_detail[:200]}")
-            self._notice(
-                session,
-                conversation,
-                number,
-                to=recipients,
-                kind="outcome",
-                title=title,
-                paragraphs=paragraphs,
-                in_reply_to=None,
-                tag=message.tag,
-                now=now,
-                invite_reply=True,
-            )
-            sent += 1
+            try:
+                # A savepoint: a bug here must not undo (or block) the status change itself.
+                with session.begin_nested():
+                    sent += self._tell_outcome(session, message, link, email, now)
+            except Exception:
+                log.exception("could not tell the outcome of message %s", message.id)
         return sent
+
+    def _tell_outcome(
+        self,
+        session: Session,
+        message: Message,
+        link: InboundEmailMessage,
+        email: InboundEmail,
+        now: datetime,
+    ) -> bool:
+        status = message.status
+        if link.notified_status == status:
+            return False
+        number = session.get(ReplyNumber, message.sender)
+        wanted = status in _FAILED_OUTCOMES or (
+            status == "DELIVERED" and number is not None and number.delivery_confirmations
+        )
+        if not wanted or message.conversation_id is None:
+            return False
+        conversation = session.get(Conversation, message.conversation_id)
+        if conversation is None:
+            return False
+        link.notified_status = status
+        writer = email.from_address or ""
+        ours = "@" + self._settings.domain.lower()
+        recipients = [
+            a
+            for a in trust.unique_addresses([writer, *message.response_emails])
+            if a and not a.lower().endswith(ours)
+        ]
+        if not recipients:
+            return False
+        if status == "DELIVERED":
+            title = "Your SMS was delivered"
+            paragraphs = [
+                f"The SMS sent from your email to {message.destination} was delivered.",
+                _quote(message.content),
+            ]
+        else:
+            refunded = "nothing was charged (the credits were returned)"
+            title = f"Your SMS was not delivered ({status})"
+            paragraphs = [
+                f"The SMS sent from your email to {message.destination} "
+                f"{_OUTCOME_WORDS[status]}, so {refunded}.",
+                _quote(message.content),
+            ]
+            if message.failure_detail:
+                paragraphs.append(f"The carrier said: {message.failure_detail[:200]}")
+        self._notice(
+            session,
+            conversation,
+            number,
+            to=recipients,
+            kind="outcome",
+            title=title,
+            paragraphs=paragraphs,
+            in_reply_to=None,
+            tag=message.tag,
+            now=now,
+            invite_reply=True,
+        )
+        return True
 
     # -- receiving email (the mail servers' sink) --------------------------------------------
 
