@@ -23,9 +23,10 @@ from smsbridge.mail.dkim_keys import DkimSigner
 from smsbridge.mail.parsing import Limits, Problem, scan_headers
 from tests.mail.dns_server import Zone, ZoneResolver, dns_server
 
-# Senders whose domains publish SPF for this machine and a DKIM key; forged.example publishes
-# nothing, so mail claiming it cannot be authenticated.
-SIGNING_DOMAINS = ("acme.example", "evil.example")
+# Senders whose domains publish SPF for this machine and a DKIM key (fwd.example is a mailing
+# list that seals what it forwards with ARC); forged.example publishes nothing, so mail
+# claiming it cannot be authenticated.
+SIGNING_DOMAINS = ("acme.example", "evil.example", "fwd.example")
 
 
 class LoopThread:

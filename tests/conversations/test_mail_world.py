@@ -7,6 +7,7 @@ import time
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+import dkim
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -110,6 +111,39 @@ def test_spf_alone_authenticates_over_smtp_not_over_lmtp(bridge, acme, mailer: M
         # Over LMTP the client is our own MTA: its address says nothing about the sender.
         assert row.status == "refused"
         assert row.reason is not None and row.reason.startswith("NOT_AUTHENTICATED")
+
+
+def forwarded_by_a_list(mailer: Mailer, message: EmailMessage) -> bytes:
+    """Signed by acme.example, then changed by the list at fwd.example (a footer: DKIM breaks),
+    which records what it verified and seals the result with ARC."""
+    signed = mailer.sign(message)
+    changed = signed.replace(b"\r\n\r\nOn Tue", b"\r\n--\r\nThe Acme list\r\n\r\nOn Tue", 1)
+    assert changed != signed
+    results = (
+        b"Authentication-Results: fwd.example; dkim=pass header.d=acme.example;"
+        b" dmarc=pass header.from=acme.example\r\n"
+    )
+    arc = dkim.arc_sign(
+        results + changed, b"sel", b"fwd.example", mailer.keys["fwd.example"][0], b"fwd.example"
+    )
+    return b"".join(arc) + results + changed
+
+
+def test_forwarded_mail_is_believed_only_from_a_trusted_arc_sealer(bridge, acme, mailer: Mailer):
+    forward = start_conversation(bridge, acme)
+    first = forwarded_by_a_list(mailer, reply(forward, "Via the list"))
+    mailer.deliver(first, envelope="list-bounces@fwd.example")
+    [row] = rows(bridge)
+    assert row.status == "refused"  # DKIM broken, SPF is the list's: nothing vouches
+    assert row.reason is not None and "not a trusted forwarder" in row.reason
+    bridge.settings.mail.inbound.trusted_arc_sealers = ["fwd.example"]
+    bridge.__dict__.pop("conversations", None)  # rebuilt with the new setting
+    second = forwarded_by_a_list(mailer, reply(forward, "Via the list, again"))
+    mailer.deliver(second, envelope="list-bounces@fwd.example")
+    assert last_sms(bridge).content == "Via the list, again"
+    assert rows(bridge)[-1].reason == (
+        "authenticated: forwarded by fwd.example, which vouched for acme.example (ARC)"
+    )
 
 
 def test_an_unauthenticated_stranger_is_told_nothing(bridge, acme, mailer: Mailer):
