@@ -134,6 +134,9 @@ class ConversationService:
         self._messages = messages
         self._signer = signer
         self._authenticator = authenticator
+        # Set by run(): lets store() (in a server thread) wake the judging loop at once, so a
+        # reply does not wait out the idle poll.
+        self._wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         inbound = settings.inbound
         self._limits = Limits(
             max_header_bytes=inbound.max_header_bytes,
@@ -442,6 +445,10 @@ class ConversationService:
             return str(existing)
         if unreadable and isinstance(scanned, Problem):
             raise UnreadableEmail(scanned.reason, email_id)
+        if self._wake is not None:
+            loop, arrived = self._wake
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(arrived.set)
         return email_id
 
     def _owner_of(self, recipients: Sequence[str]) -> dict[str, Any]:
@@ -522,7 +529,10 @@ class ConversationService:
         delays no other."""
         in_flight: dict[str, asyncio.Task[None]] = {}
         limit = max(1, self._settings.inbound.workers)
+        arrived = asyncio.Event()
+        self._wake = (asyncio.get_running_loop(), arrived)
         while not stop.is_set():
+            arrived.clear()
             try:
                 ids = await asyncio.to_thread(self._pending_ids, limit * 4)
             except Exception:
@@ -538,13 +548,17 @@ class ConversationService:
                 task.add_done_callback(functools.partial(_forget, in_flight, email_id))
                 started += 1
             if started == 0:
+                # Until an email arrives, one being judged finishes, or (for emails stored
+                # by another process) the poll interval passes.
                 waiters: set[asyncio.Future[Any]] = set(in_flight.values())
-                waiters.add(asyncio.ensure_future(stop.wait()))
+                extra = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(arrived.wait())}
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait(waiters, timeout=0.3, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    if waiter not in in_flight.values():
-                        waiter.cancel()
+                    await asyncio.wait(
+                        waiters | extra, timeout=0.3, return_when=asyncio.FIRST_COMPLETED
+                    )
+                for waiter in extra:
+                    waiter.cancel()
+        self._wake = None
         if in_flight:
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
