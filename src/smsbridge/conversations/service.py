@@ -15,7 +15,7 @@ import functools
 import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,7 +74,7 @@ _OUTCOME_WORDS = {
 
 # Returns the reply-token keys (first signs, all verify); given the caller's session when
 # called inside a transaction.
-KeySource = Any
+KeySource = Callable[[Session | None], list[bytes]]
 
 
 class Refused(Exception):
