@@ -176,7 +176,9 @@ class BridgeHandler:
         except UnreadableEmail as unreadable:
             # Recorded (the account sees it); the client, who is there to hear it, is told why.
             log.info("Refused unreadable %s message %s", self._channel, unreadable.email_id)
-            return f"550 5.6.0 {_one_line(unreadable.reason)[:400] or 'Message cannot be read'}"
+            # ASCII only: the reason may quote the email, and replies are read by old clients.
+            why = _one_line(unreadable.reason).encode("ascii", "backslashreplace").decode()
+            return f"550 5.6.0 {why[:400] or 'Message cannot be read'}"
         except Exception:
             # Not stored: a 4xx makes the sending MTA keep the message and try again.
             log.exception(
