@@ -130,7 +130,15 @@ class Mailer:
 
 def _to_addresses(raw: bytes) -> list[str]:
     headers = scan_headers(raw, Limits())
-    to = "" if isinstance(headers, Problem) else ", ".join(headers.get_all("To") or [])
+    if isinstance(headers, Problem):  # a hostile header section: find a To line by hand
+        lines = raw.split(b"\n\n", 1)[0].split(b"\n")
+        to = ", ".join(
+            line[3:].decode("utf-8", "replace").strip()
+            for line in lines
+            if line.lower().startswith(b"to:")
+        )
+    else:
+        to = ", ".join(headers.get_all("To") or [])
     found = [box.address for box in parse_address_list(to).mailboxes]
     assert found, "the email has no To address to send it to"
     return found
