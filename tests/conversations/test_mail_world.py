@@ -3,7 +3,6 @@ databases: liberal reading, trust, copies, automatic mail, bounces, outcomes, co
 
 from __future__ import annotations
 
-import time
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -328,14 +327,15 @@ def test_a_hostile_from_header_does_not_delay_a_good_reply(bridge, acme, mailer:
     hostile = (
         f'From: "{folded}\r\nTo: {bridge.conversations.from_address}\r\nSubject: x\r\n\r\nhi\r\n'
     ).encode()
-    mailer.send(hostile)
+    mailer.send(hostile, recipients=[bridge.conversations.from_address])
     mailer.send(mailer.sign(reply(forward, "Good reply")))
-    started = time.monotonic()
     bridge.conversations.process_pending()
-    elapsed = time.monotonic() - started
-    statuses = [row.status for row in rows(bridge)]
-    assert statuses == ["refused", "sent"]
-    assert elapsed < 5  # generous for a loaded machine; the bench measures it properly
+    # The hostile one is refused at the header scan, before any parsing that could be slow;
+    # bench/mail_fuzz.py measures how long a good reply waits behind such emails.
+    [hostile_row, good_row] = rows(bridge)
+    assert hostile_row.status == "refused"
+    assert hostile_row.reason is not None and hostile_row.reason.startswith("UNREADABLE")
+    assert good_row.status == "sent"
 
 
 def test_a_retried_email_is_sent_once(bridge, acme, mailer: Mailer):

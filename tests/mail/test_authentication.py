@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -174,9 +173,8 @@ def test_a_tampered_arc_chain_does_not(server: str, keys: dict[str, tuple[bytes,
     assert not verdict.authenticated
 
 
-def test_an_unreachable_dns_server_fails_closed_and_quickly() -> None:
-    started = time.monotonic()
+def test_an_unreachable_dns_server_fails_closed() -> None:
     # Nothing listens on port 9 of loopback: every lookup times out or is refused.
     verdict = check("127.0.0.1:9", message())
     assert not verdict.authenticated
-    assert time.monotonic() - started < 15
+    assert "SPF: temperror" in verdict.how

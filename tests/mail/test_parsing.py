@@ -3,7 +3,6 @@ Hypothesis for the properties that must hold for any input."""
 
 from __future__ import annotations
 
-import time
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -92,15 +91,13 @@ def test_two_or_more_addresses_never_give_an_author(found: list[str], name: str)
     assert single_author([f"{name or 'g'}: {', '.join(found)};"])[0] is None  # as a group
 
 
-def test_folded_quotes_are_linear() -> None:
-    timings = []
-    for size in (10_000, 40_000):
-        value = '\r\n "'.join(["x"] * size)
-        started = time.perf_counter()
-        single_author([value])
-        timings.append(time.perf_counter() - started)
-    # Four times the input costs about four times the work, not sixteen (loose: a busy box).
-    assert timings[1] < timings[0] * 10 + 0.05
+def test_folded_quotes_and_deep_comments_are_read() -> None:
+    # The classes that were quadratic or recursive in the standard library (how fast this is
+    # belongs to bench/mail_fuzz.py; here: an answer, not a hang or a RecursionError).
+    author, problem = single_author(['\r\n "'.join(["x"] * 40_000)])
+    assert author is None and problem
+    author, problem = single_author(["(" * 5_000 + "alice@acme.example" + ")" * 5_000])
+    assert author is None and problem and "nested" in problem
 
 
 # --- the bounded reader --------------------------------------------------------------------
@@ -161,13 +158,8 @@ def test_any_bytes_are_read_without_error(raw: bytes) -> None:
 
 @given(st.integers(min_value=0, max_value=10_000))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_every_hostile_family_is_read_within_its_budget(seed: int) -> None:
-    limits = Limits()
+def test_every_hostile_family_is_read_and_no_ambiguous_author_passes(seed: int) -> None:
     for email in hostile_emails(TARGET, len(FAMILIES), seed):
-        started = time.perf_counter()
-        parsed = read_email(email.raw, limits)
-        parsed.author()
-        # The budget is checked between steps; a step itself is bounded by the limits.
-        assert time.perf_counter() - started < limits.budget_seconds * 2, email.family
+        parsed = read_email(email.raw, Limits())
         if email.ambiguous_author:
             assert parsed.author()[0] is None, email.family
