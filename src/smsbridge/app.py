@@ -7,7 +7,8 @@ import contextlib
 import functools
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,8 +22,8 @@ from smsbridge.api.routes import account_dependency, build_router, health_router
 from smsbridge.carriers.base import Carrier
 from smsbridge.carriers.simulator import Handsets, SimulatedCarrier
 from smsbridge.clock import Clock, SystemClock
-from smsbridge.conversations.routes import build_inbound_router
-from smsbridge.conversations.service import ConversationService, DkimVerifier
+from smsbridge.conversations.routes import build_email_log_router, build_inbound_router
+from smsbridge.conversations.service import ConversationService
 from smsbridge.credits.pricing import load_rates
 from smsbridge.dashboard import (
     STATIC_PATH,
@@ -33,6 +34,8 @@ from smsbridge.dashboard import (
 from smsbridge.db import migrate
 from smsbridge.db.engine import Database
 from smsbridge.db.models import InboundMessage
+from smsbridge.mail.authentication import Authenticator
+from smsbridge.mail.dns import Resolver
 from smsbridge.mail.outbox import Outbox, Signer
 from smsbridge.mail.ports import MailTransport
 from smsbridge.mail.server import BridgeHandler, MailServer
@@ -94,8 +97,13 @@ class Gateway:
             self.carrier,
             self.inbound,
             settings.pipeline,
-            on_status=self.webhooks.enqueue_status_changes,
+            on_status=self._on_status,
         )
+
+    def _on_status(self, session: Session, message_ids: Sequence[str], now: datetime) -> int:
+        # Both in the status change's transaction: reported and told, or not changed at all.
+        queued = self.webhooks.enqueue_status_changes(session, message_ids, now)
+        return queued + self.conversations.on_status_changes(session, message_ids, now)
 
     def _carrier(self) -> Carrier:
         if self.settings.carrier.kind == "smpp":
@@ -115,8 +123,8 @@ class Gateway:
             mail,
             lambda session: reply_token_keys(self.db, self.clock, mail.token_secret, session),
             self.messages,
+            self._authenticator(),
             signer=self._signer(),
-            dkim_verifier=self._dkim_verifier(),
         )
 
     @functools.cached_property
@@ -148,18 +156,16 @@ class Gateway:
         )
         return signer.sign
 
-    def _dkim_verifier(self) -> DkimVerifier:
-        from smsbridge.mail.dkim_keys import verify_dkim
-
-        dns = self._dkim_dns
-
-        def verify(raw: bytes, from_domain: str) -> tuple[bool, str]:
-            result = verify_dkim(raw, from_domain, dnsfunc=dns)
-            if result.passed and result.aligned:
-                return True, f"DKIM signature of {result.domain}"
-            return False, f"DKIM: {result.reason}"
-
-        return verify
+    def _authenticator(self) -> Authenticator:
+        inbound = self.settings.mail.inbound
+        return Authenticator(
+            Resolver(inbound.dns_servers, timeout_seconds=inbound.dns_timeout_seconds),
+            trusted_authserv_ids=inbound.trusted_authserv_ids,
+            trusted_arc_sealers=inbound.trusted_arc_sealers,
+            trusted_networks=inbound.trusted_networks,
+            dkim_dns=self._dkim_dns,
+            budget_seconds=inbound.auth_budget_seconds,
+        )
 
     def migrate(self) -> None:
         migrate.upgrade(self.settings.database.url)
@@ -192,6 +198,7 @@ class Gateway:
         app.include_router(
             build_inbound_router(self.conversations, inbound.http_secret, inbound.max_message_bytes)
         )
+        app.include_router(build_email_log_router(self.conversations, account))
         app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
         app.include_router(build_dashboard_router(self.dashboard_services()))
@@ -209,6 +216,7 @@ class Gateway:
             messages=self.messages,
             numbers=self.numbers,
             webhooks=self.webhooks,
+            conversations=self.conversations,
         )
 
     def mail_server(self) -> MailServer:

@@ -273,6 +273,36 @@ class MailInSettings(_Section):
     max_reply_segments: int = Field(
         6, description="Longest SMS an email reply may become, in segments."
     )
+    trusted_arc_sealers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Forwarders (the d= of their ARC-Seal, e.g. google.com) whose ARC results are "
+            "believed for forwarded mail that no longer passes DKIM or SPF."
+        ),
+    )
+    dns_servers: list[str] = Field(
+        default_factory=list,
+        description="DNS servers for DKIM, SPF, DMARC and ARC (host or host:port); empty: "
+        "the system's resolv.conf.",
+    )
+    dns_timeout_seconds: float = Field(3.0, description="Deadline of one DNS lookup.")
+    auth_budget_seconds: float = Field(
+        8.0, description="Most time spent authenticating one email (DNS included)."
+    )
+    read_budget_seconds: float = Field(
+        2.0, description="Most time spent reading one email's headers and MIME parts."
+    )
+    max_header_bytes: int = Field(131_072, description="Largest header section an email may have.")
+    max_mime_parts: int = Field(100, description="Most MIME parts in one email.")
+    max_mime_depth: int = Field(10, description="Deepest nesting of MIME parts.")
+    workers: int = Field(
+        4, description="Emails judged at once, so a slow one (DNS) delays no other."
+    )
+    max_numbers_per_email: int = Field(
+        10,
+        description="Most phone numbers one email may start conversations with "
+        "(<number>@mail.domain in To/Cc).",
+    )
 
 
 class MailSettings(_Section):

@@ -82,10 +82,10 @@ def customer_texts(gateway: Gateway, number: str, text: str, ref: str) -> str:
     return gateway.inbound.receive(InboundSms(ref, CUSTOMER, number, text, gateway.clock.now()))
 
 
-def sent_emails(gateway: Gateway, kind: str | None = None) -> list[EmailMessage]:
-    statement = select(OutboundEmail).order_by(OutboundEmail.created_at)
-    if kind:
-        statement = statement.where(OutboundEmail.kind == kind)
+def sent_emails(gateway: Gateway, *kinds: str) -> list[EmailMessage]:
+    statement = select(OutboundEmail).order_by(OutboundEmail.created_at, OutboundEmail.id)
+    if kinds:
+        statement = statement.where(OutboundEmail.kind.in_(kinds))
     with gateway.db.read() as session:
         rows = list(session.scalars(statement))
     parsed = [BytesParser(policy=default).parsebytes(r.raw) for r in rows]
@@ -144,7 +144,8 @@ def start_conversation(bridge: Gateway, acme: dict[str, str]) -> EmailMessage:
 
 
 def bounces(bridge: Gateway) -> list[EmailMessage]:
-    return sent_emails(bridge, "bounce")
+    """Every explanation of a refusal: in the conversation's thread, or standalone."""
+    return sent_emails(bridge, "bounce", "notice")
 
 
 def sms_count(bridge: Gateway) -> int:

@@ -220,3 +220,29 @@ def test_email_addresses_and_reasons_are_escaped(
     page = alice.get(CONVERSATION)
     assert "<script>alert(1)</script>" not in page.text and "<img src=x>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_the_emails_page_lists_every_received_email_with_what_became_of_it(
+    alice: Browser, gateway: Gateway, clock: FakeClock, funded_account: dict[str, str], bob: Browser
+):
+    account_id = funded_account["account_id"]
+    gateway.numbers.update(account_id, "+" + NUMBER, {"response_emails": [TEAM]})
+    send(alice, "Your table is booked")
+    customer_replies(gateway, "Can we make it 8pm?")
+    clock.advance(seconds=5)
+    assert email_reply(gateway, "Yes, 8pm is fine") == "sent"
+    clock.advance(seconds=5)
+    refused_email(
+        gateway,
+        "AMBIGUOUS_AUTHOR: The From header names more than one author.",
+        from_address=None,
+        account_id=account_id,
+    )
+    page = alice.get("/account/emails")
+    assert page.status_code == 200
+    text = page.text
+    assert "AMBIGUOUS_AUTHOR" in text and "names more than one author" in text
+    assert text.index("AMBIGUOUS_AUTHOR") < text.index("SENT")  # newest first
+    refused_only = alice.get("/account/emails?status=refused").text
+    assert "AMBIGUOUS_AUTHOR" in refused_only and "s-sent" not in refused_only
+    assert "AMBIGUOUS_AUTHOR" not in bob.get("/account/emails").text  # another account's

@@ -370,7 +370,7 @@ def test_trusted_headers_without_a_pass_are_false(results: str) -> None:
 @pytest.mark.parametrize(
     ("results", "from_domain", "expected"),
     [
-        # DKIM: the signing domain equal to, or a parent of, the From domain
+        # DKIM: the signing domain in the From domain's organisational domain
         ("dkim=pass header.d=acme.example", "acme.example", True),
         ("dkim=pass header.d=ACME.example", "acme.example", True),
         ("dkim=pass header.d=acme.example", "eu.acme.example", True),
@@ -378,7 +378,8 @@ def test_trusted_headers_without_a_pass_are_false(results: str) -> None:
         ("dkim=pass header.d=mailer.example", "acme.example", False),
         ("dkim=pass header.d=evil-acme.example", "acme.example", False),
         ("dkim=pass header.d=evil.co.uk", "bank.co.uk", False),  # same last two labels
-        ("dkim=pass header.d=a.acme.example", "b.acme.example", False),  # siblings: refused
+        # siblings share the organisational domain: aligned, as DMARC's relaxed mode says
+        ("dkim=pass header.d=a.acme.example", "b.acme.example", True),
         ("dkim=pass header.d=example", "acme.example", False),  # a bare TLD never aligns
         ("dkim=pass", "acme.example", False),
         # SPF: the envelope sender's domain

@@ -104,7 +104,8 @@ def test_forward_headers() -> None:
     assert msg["From"].addresses[0].addr_spec == "sms@mail.example.com"
     assert [a.addr_spec for a in msg["To"].addresses] == ["alice@acme.example", "bob@acme.example"]
     assert msg["Reply-To"] == "reply+abcdefgh@mail.example.com"
-    assert msg["Subject"] == "SMS from +447700900123 to +447700900001 [spring-campaign]"
+    # The tag is never in the subject: it changes, and the thread must not split (issue 11).
+    assert msg["Subject"] == "SMS from +447700900123 to +447700900001"
     assert msg["Thread-Topic"] == msg["Subject"]
     assert parsedate_to_datetime(msg["Date"]) == RECEIVED
     assert msg["Date"].endswith("+0000")
@@ -183,15 +184,15 @@ def test_threading_ids_are_stable_per_conversation_and_unique_per_email() -> Non
 def test_header_values_from_users_cannot_inject_headers() -> None:
     msg = reparse(forward_email(make_sms(message_tag="spring\r\nBcc: victim@example.com")))
     assert msg["Bcc"] is None
-    # strip(): this subject is folded right after "Subject:", and the stdlib parser keeps the
-    # folding whitespace (mail clients drop it).
-    subject = msg["Subject"].strip()
-    assert subject == "SMS from +447700900123 to +447700900001 [spring Bcc: victim@example.com]"
+    assert msg["X-Smsbridge-Message-Tag"] == "spring Bcc: victim@example.com"
+    customer = reparse(forward_email(make_sms(customer="+447700900123\r\nBcc: v@example.com")))
+    assert customer["Bcc"] is None
+    assert "\n" not in customer["Subject"]
 
 
 def test_non_ascii_tags_survive_the_headers() -> None:
     msg = reparse(forward_email(make_sms(message_tag="Frühling", number_tags=["Größe"])))
-    assert msg["Subject"].endswith("[Frühling]")
+    assert msg["X-Smsbridge-Message-Tag"] == "Frühling"
     assert msg["X-Smsbridge-Tags"] == "Größe > Frühling"
 
 

@@ -1,10 +1,11 @@
-"""The inbound-parse endpoint: a raw MIME email by HTTP, protected by a shared secret."""
+"""Email routes: the inbound-parse endpoint (raw MIME by HTTP, with a shared secret), and the
+account's log of received emails with what became of each."""
 
 import asyncio
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from smsbridge.api.errors import SmsWorksJSON, error_responses
 from smsbridge.conversations.service import ConversationService
@@ -53,5 +54,27 @@ def build_inbound_router(
             peer=request.client.host if request.client else None,
         )
         return {"id": await asyncio.to_thread(conversations.store, email), "status": "ACCEPTED"}
+
+    return router
+
+
+def build_email_log_router(
+    conversations: ConversationService, account_dependency: Any
+) -> APIRouter:
+    router = APIRouter(prefix="/v1/inbound", tags=["Email"])
+    Account = Annotated[str, Depends(account_dependency)]
+
+    @router.get("/emails")
+    def email_log(
+        account: Account,
+        status: Annotated[
+            str | None, Query(description="sent, refused, ignored, failed or received.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Emails received for this account, newest first: what each became (an SMS, or why
+        not), including those refused and never answered."""
+        return conversations.email_log(account, status=status, limit=limit, skip=skip)
 
     return router

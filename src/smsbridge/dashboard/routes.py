@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from smsbridge.accounts.service import AccountService
 from smsbridge.clock import Clock
+from smsbridge.conversations.service import ConversationService
 from smsbridge.credits import ledger
 from smsbridge.credits.pricing import MILLI, RateTable, to_credits
 from smsbridge.dashboard.service import (
@@ -66,6 +67,7 @@ class DashboardServices:
     messages: MessageService
     numbers: NumberService
     webhooks: WebhookService
+    conversations: ConversationService
 
 
 PREFIX = "/account"
@@ -126,6 +128,10 @@ class _Redirect(Exception):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
+
+
+# The states of a received email the Emails page filters by.
+_EMAIL_STATUSES = ("sent", "refused", "ignored", "failed", "received")
 
 
 def dashboard_static() -> StaticFiles:
@@ -898,6 +904,22 @@ def build_dashboard_router(
         secret = services.webhooks.rotate_secret(account_id)
         # Shown in this response only: a reload, or any other page, never shows it again.
         return webhooks_page(request, account_id, new_secret=secret)
+
+    @router.get("/emails")
+    def emails(request: Request, viewer: Page, status: str = "") -> Response:
+        account_id = account_of(viewer)
+        chosen = status.strip().lower() if status.strip().lower() in _EMAIL_STATUSES else ""
+        rows = services.conversations.email_log(
+            account_id, status=chosen or None, limit=200, skip=0
+        )
+        return render(
+            request,
+            "emails.html",
+            title="Emails",
+            rows=rows,
+            chosen=chosen,
+            statuses=_EMAIL_STATUSES,
+        )
 
     # -- the operator ----------------------------------------------------------------------
 

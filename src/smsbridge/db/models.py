@@ -98,6 +98,8 @@ class ReplyNumber(Base):
     copy_replies: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # Addresses (or @domains) that may always reply by email, besides the conversation's own.
     authorised_senders: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Email the writer of an email reply when its SMS is delivered (failures are always told).
+    delivery_confirmations: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     added_at: Mapped[datetime]
     assigned_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]
@@ -259,8 +261,24 @@ class InboundEmail(Base):
     received_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
+    # Message-ID + envelope sender + recipients (or the bytes) digested: a sending server's
+    # retry of an email we already stored is recognised and never processed twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    # The SMTP client's HELO/EHLO name (SPF checks it, and uses it for the null sender).
+    helo: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (Index("ix_inbound_emails_status_received_at", "status", "received_at"),)
+
+
+class InboundEmailMessage(Base):
+    """Which SMS an email became (one reply: one; an email starting conversations: several)."""
+
+    __tablename__ = "inbound_email_messages"
+
+    inbound_email_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True, unique=True)
+    # The last status its writer was told about by email (none twice).
+    notified_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class WebhookDelivery(Base):

@@ -1,19 +1,17 @@
-"""Pure checks on an inbound reply email: auto-replies, allowed senders, DMARC, the body."""
+"""Pure checks on an inbound reply email: auto-replies, allowed senders, trusted results."""
 
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
-from email.utils import collapse_rfc2231_value
-from typing import Literal
+from email.message import Message
+from typing import Protocol
 
+from smsbridge.mail.addresses import Mailbox, parse_address_list
 from smsbridge.mail.domains import aligned, normalise_domain
+from smsbridge.mail.parsing import Body, Limits, choose_body, walk_parts
 
 # Headers whose mere presence marks an automatic message. X-Auto-Response-Suppress is not
 # among them: it is a request *to others* not to auto-respond, which Outlook, Exchange and
@@ -114,21 +112,17 @@ _AUTO_SUBJECT = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Body:
-    """The chosen text part of an email, decoded to str with newlines as "\\n".
+class HeaderSource(Protocol):
+    """Headers to judge: an email.message.Message, or parsing.Headers of a received email."""
 
-    `flowed`/`delsp` report RFC 3676 format=flowed on a plain part; the text is left as sent
-    (soft line breaks included) for whoever unwraps it.
-    """
+    def get(self, name: str, failobj: None = None) -> object: ...
 
-    text: str
-    kind: Literal["plain", "html"]
-    flowed: bool
-    delsp: bool
+    def get_all(self, name: str, failobj: None = None) -> list[object] | list[str] | None: ...
+
+    def get_content_type(self) -> str: ...
 
 
-def auto_reply_reason(msg: EmailMessage, envelope_sender: str | None) -> str | None:
+def auto_reply_reason(msg: HeaderSource, envelope_sender: str | None) -> str | None:
     """Why this email is automatic (never to become an SMS nor to be bounced), or None.
 
     `envelope_sender` is the SMTP MAIL FROM; pass "" or "<>" for the null sender and None
@@ -172,13 +166,13 @@ def auto_reply_reason(msg: EmailMessage, envelope_sender: str | None) -> str | N
         return "X-Smsbridge-Kind header present (an email of this bridge came back)"
 
     for address in _addresses(msg.get("From")):
-        local = address.username.lower()
+        local = address.local.lower()
         if local in _DAEMON_LOCALS:
-            return f"From {address.addr_spec}"
+            return f"From {address.address}"
         # Confirmation and notification mail (e.g. a mailbox provider asking to confirm a
         # forwarding rule to the reply address) comes from no-reply senders.
         if _NOREPLY_LOCAL.fullmatch(local):
-            return f"From no-reply address {address.addr_spec}"
+            return f"From no-reply address {address.address}"
 
     subject = msg.get("Subject")
     if subject is not None and _AUTO_SUBJECT.search(_fold(str(subject))):
@@ -202,7 +196,7 @@ def sender_allowed(from_address: str, allowed: Iterable[str]) -> bool:
     addresses = _addresses(from_address, strict=True)
     if len(addresses) != 1:
         return False
-    local = addresses[0].username.lower()
+    local = addresses[0].local.lower()
     domain = normalise_domain(addresses[0].domain)
     if not local or not domain:
         return False
@@ -216,7 +210,7 @@ def sender_allowed(from_address: str, allowed: Iterable[str]) -> bool:
 
 
 def dmarc_pass_from_authentication_results(
-    msg: EmailMessage, trusted_authserv_ids: Iterable[str], from_domain: str
+    msg: HeaderSource, trusted_authserv_ids: Iterable[str], from_domain: str
 ) -> bool | None:
     """Whether our own receiving servers vouched that the From domain is genuine.
 
@@ -247,23 +241,27 @@ def dmarc_pass_from_authentication_results(
     return False if seen else None
 
 
-def extract_body(msg: EmailMessage) -> Body:
-    """The reply text: the text/plain part if there is one, else the text/html part.
+def authentication_results_vouch(value: str, from_domain: str) -> bool:
+    """Whether one Authentication-Results value (without deciding who wrote it: the caller
+    knows it is trusted, e.g. the ARC-Authentication-Results of a trusted forwarder) has a
+    DMARC pass for the From domain, or an aligned DKIM or SPF pass."""
+    parsed = _parse_authentication_results(value)
+    author = normalise_domain(from_domain)
+    return parsed is not None and any(_result_passes(r, author) for r in parsed[1])
 
-    Transfer encodings are undone and the declared charset applied; a missing, unknown or
-    wrong charset falls back to UTF-8, then windows-1252, then Latin-1 (which never fails).
-    Parse the email from bytes (email.message_from_bytes with policy.default) so 8-bit
-    bodies keep their bytes. An email without any text part gives an empty plain Body.
+
+def extract_body(msg: Message) -> Body:
+    """The reply text: the first inline text/plain part if there is one, else text/html.
+
+    Transfer encodings are undone and the declared charset applied (see
+    parsing.decode_text_part). Parse the email from bytes so 8-bit bodies keep their bytes. An
+    email without any text part, or one too deeply nested to read, gives an empty plain Body.
     """
-    part = msg.get_body(preferencelist=("plain", "html"))
-    if not isinstance(part, MIMEPart):
+    walked = walk_parts(msg, Limits())
+    if not isinstance(walked, tuple):
         return Body("", "plain", False, False)
-    kind: Literal["plain", "html"] = "html" if part.get_content_subtype() == "html" else "plain"
-    text = _decode_part(part)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff")
-    flowed = kind == "plain" and _param(part, "format") == "flowed"
-    delsp = flowed and _param(part, "delsp") == "yes"
-    return Body(text, kind, flowed, delsp)
+    chosen = choose_body(walked[0])
+    return chosen if isinstance(chosen, Body) else Body("", "plain", False, False)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -276,7 +274,7 @@ class _Result:
     props: dict[str, str]
 
 
-def _all(msg: EmailMessage, name: str) -> list[str]:
+def _all(msg: HeaderSource, name: str) -> list[str]:
     return [str(value) for value in msg.get_all(name) or []]
 
 
@@ -285,20 +283,13 @@ def _first_word(value: str) -> str:
     return match.group(1).lower() if match else ""
 
 
-def _addresses(value: object, *, strict: bool = False) -> list[Address]:
+def _addresses(value: object, *, strict: bool = False) -> list[Mailbox]:
     if value is None:
         return []
-    try:
-        header = policy.default.header_factory("From", str(value))
-        addresses = list(getattr(header, "addresses", ()))
-        defects = getattr(header, "defects", ())
-    # The stdlib address parser raises assorted errors (IndexError, ValueError, ...) on
-    # hostile input; any of them just means "no usable address".
-    except Exception:
+    parsed = parse_address_list(str(value))
+    if strict and (parsed.problems or parsed.groups):
         return []
-    if strict and defects:
-        return []
-    return [address for address in addresses if isinstance(address, Address)]
+    return parsed.mailboxes
 
 
 def _result_passes(result: _Result, author: str) -> bool:
@@ -400,58 +391,143 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _param(part: MIMEPart, name: str) -> str:
-    value = part.get_param(name)
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        value = collapse_rfc2231_value(value)
-    return str(value).strip().lower()
+# --- automatic replies recognised by their text ---------------------------------------------
+#
+# Out-of-office robots without automatic headers (an Exchange rule, a "vacation" filter of a
+# small host) still write like robots: an absence statement opens the text, and it points
+# elsewhere ("for urgent matters...", "I will reply when I am back"). Both are required, so a
+# person writing "I'm out today, but 8pm is fine" is not taken for a robot; a text that says
+# outright that it is automatic needs nothing else. Compared without case or accents.
+
+_SAYS_AUTOMATIC = (
+    "this is an automatic reply",
+    "this is an automated reply",
+    "this is an automatic response",
+    "this is an automated response",
+    "this is an automatically generated",
+    "this message was sent automatically",
+    "this is an auto-reply",
+    "automatic reply:",
+    "auto reply:",
+    "out of office:",
+    "dies ist eine automatische antwort",
+    "dies ist eine automatisch generierte",
+    "automatische antwort:",
+    "ceci est une reponse automatique",
+    "ceci est un message automatique",
+    "reponse automatique :",
+    "reponse automatique:",
+    "esta es una respuesta automatica",
+    "este es un mensaje automatico",
+    "respuesta automatica:",
+    "questa e una risposta automatica",
+    "risposta automatica:",
+    "esta e uma resposta automatica",
+    "esta e uma mensagem automatica",
+    "resposta automatica:",
+    "dit is een automatisch antwoord",
+    "dit is een automatisch gegenereerd",
+    "automatisch antwoord:",
+    "detta ar ett automatiskt svar",
+    "dette er et automatisk svar",
+    "dette er en automatisk besked",
+    "tama on automaattinen vastaus",
+    "to jest automatyczna odpowiedz",
+    "to jest wiadomosc automatyczna",
+)
+
+_ABSENCE = (
+    # English
+    r"i (?:am|'m|will be|shall be) (?:currently |now )?(?:out of (?:the )?office|away"
+    r"|on (?:annual |parental |maternity |paternity |sick |study )?(?:leave|vacation|holiday)"
+    r"|out of the country|travelling|traveling|not in the office|off work|absent)",
+    r"(?:thank you|thanks) for your (?:e-?mail|message)[.!,]? i (?:am|'m|will be) (?:currently )?"
+    r"(?:out|away|on|not)",
+    # German
+    r"ich bin (?:derzeit |zur zeit |zurzeit |momentan |aktuell )?(?:bis .{1,40}? )?"
+    r"(?:nicht im (?:buro|haus)|abwesend|ausser haus|im urlaub|in elternzeit|krank)",
+    r"(?:vielen )?dank fur ihre (?:e-?mail|nachricht)[.!,]? ich bin",
+    # French
+    r"je (?:suis|serai) (?:actuellement )?(?:absente?|en conges?|en vacances|hors du bureau"
+    r"|en deplacement)",
+    r"merci (?:pour|de) votre (?:message|e-?mail|courriel)[.!,]? je (?:suis|serai)",
+    # Spanish
+    r"(?:estoy|estare|me encuentro) (?:actualmente )?(?:fuera de la oficina|ausente"
+    r"|de vacaciones|fuera)",
+    r"gracias por su (?:mensaje|correo)[.!,]? (?:estoy|estare|me encuentro)",
+    # Italian
+    r"(?:sono|saro) (?:attualmente )?(?:fuori (?:ufficio|sede)|assente|in ferie|in vacanza)",
+    r"grazie per (?:la sua|il suo|la tua|il tuo) (?:e-?mail|messaggio)[.!,]? (?:sono|saro)",
+    # Portuguese
+    r"(?:estou|estarei|encontro-me) (?:atualmente )?(?:fora do escritorio|ausente|de ferias"
+    r"|fora)",
+    # Dutch
+    r"ik ben (?:momenteel |tot .{1,40}? )?(?:afwezig|niet (?:op kantoor|aanwezig)|met vakantie"
+    r"|op vakantie)",
+    # Scandinavian
+    r"jag ar (?:for narvarande |just nu )?(?:ledig|tjanstledig|pa semester|franvarande"
+    r"|inte pa kontoret|borta)",
+    r"jeg er (?:for tiden |pt\. )?(?:pa ferie|fravaerende|ikke pa kontoret|borte|pa kursus)",
+    # Finnish
+    r"olen (?:lomalla|poissa|vuosilomalla)",
+    # Polish
+    r"jestem (?:obecnie )?(?:poza biurem|na urlopie|nieobecn[ya])",
+)
+
+_POINTS_ELSEWHERE = (
+    # English
+    r"urgent",
+    r"limited access to (?:my )?e-?mail",
+    r"i will (?:respond|reply|get back to you|answer|read)",
+    r"(?:please|kindly) contact",
+    r"(?:upon|on) my return",
+    r"when i (?:am|'m|get) back",
+    r"will (?:not )?be (?:forwarded|read)",
+    # German
+    r"dringend",
+    r"wenden sie sich",
+    r"nach meiner ruckkehr",
+    r"ab dem .{1,30}? wieder",
+    r"werde ich .{0,40}(?:beantworten|antworten|melden)",
+    # French
+    r"urgence",
+    r"a mon retour",
+    r"veuillez contacter",
+    r"je (?:vous )?repondrai",
+    # Spanish / Portuguese / Italian
+    r"urgencia",
+    r"urgente",
+    r"a mi regreso",
+    r"(?:responder|contestar)e",
+    r"al mio rientro",
+    r"urgenze",
+    r"ao meu regresso",
+    r"no meu regresso",
+    # Dutch
+    r"dringende",
+    r"bij terugkomst",
+    r"na mijn terugkeer",
+    # Scandinavian / Finnish / Polish
+    r"bradskande",
+    r"haster",
+    r"akut",
+    r"kiireellisissa",
+    r"pilnych",
+    r"po powrocie",
+)
+
+_SAYS_AUTOMATIC_RE = re.compile("|".join(re.escape(p) for p in _SAYS_AUTOMATIC))
+_ABSENCE_RE = re.compile("|".join(f"(?:{p})" for p in _ABSENCE))
+_ELSEWHERE_RE = re.compile("|".join(f"(?:{p})" for p in _POINTS_ELSEWHERE))
 
 
-def _decode_part(part: MIMEPart) -> str:
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        return ""
-    charset = part.get_content_charset()
-    # An email parsed from str (not bytes) holds 8-bit text as str already, and the stdlib
-    # makes bytes of it with raw-unicode-escape, which no charset decodes back: recognise that
-    # round trip and keep the str. Latin-1 is left out because Latin-1 bytes pass the same
-    # test, and they are better read as windows-1252 below.
-    as_text = part.get_payload()
-    if (
-        isinstance(as_text, str)
-        and not as_text.isascii()
-        and _codec_name(charset) != "iso8859-1"
-        and as_text.encode("raw-unicode-escape") == data
-    ):
-        return as_text
-    return _decode_bytes(data, charset)
-
-
-def _codec_name(charset: str | None) -> str:
-    try:
-        return codecs.lookup(charset).name if charset else ""
-    except LookupError:
-        return ""
-
-
-def _decode_bytes(data: bytes, declared: str | None) -> str:
-    candidates: list[str] = []
-    name = _codec_name(declared)
-    if name == "ascii":
-        # 8-bit bytes labelled ASCII are a mislabel; UTF-8 decoding cleanly is strong evidence.
-        candidates += ["utf-8", "cp1252"]
-    elif name == "iso8859-1":
-        # As in browsers: mail labelled Latin-1 is very often windows-1252 (curly quotes, €).
-        candidates += ["cp1252"]
-    elif name:
-        candidates.append(name)
-    candidates += ["utf-8", "cp1252"]
-    for candidate in candidates:
-        try:
-            return data.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
-            # LookupError: labels like "base64" name codecs that are not text encodings.
-            continue
-    return data.decode("latin-1")
+def automatic_body_reason(text: str) -> str | None:
+    """Why this reply text reads as an out-of-office or other automatic reply, or None."""
+    head = " ".join(_fold(text[:2000]).replace("\u2019", "'").split())
+    if _SAYS_AUTOMATIC_RE.search(head[:400]):
+        return "the text says it is an automatic reply"
+    opening = head[:300]
+    absence = _ABSENCE_RE.search(opening)
+    if absence is not None and _ELSEWHERE_RE.search(head):
+        return f"out-of-office text: {absence.group(0)[:60]!r}"
+    return None

@@ -1,9 +1,11 @@
-"""The emails the bridge sends: forwarded SMS, copies of SMS replies, and reply bounces."""
+"""The emails the bridge sends: forwarded SMS, copies, notices in the thread, and bounces."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +35,17 @@ _BOUNCE_KEY = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Windows FILETIME counts 100 ns ticks from 1601-01-01 (Thread-Index is built from it).
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One earlier message of a conversation, shown below a new SMS for context."""
+
+    direction: str  # "in" (the customer's SMS) or "out" (what was sent to the customer)
+    text: str
+    at: datetime  # aware
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,10 @@ class ForwardedSms:
     to: Sequence[str]
     mail_domain: str
     account_name: str
+    # The last few messages before this one, oldest first (both directions).
+    history: Sequence[HistoryItem] = ()
+    # When the conversation began: roots its Outlook Thread-Index (None: no Thread-Index).
+    thread_started_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.received_at, "received_at")
@@ -81,9 +98,37 @@ class SentReply:
     to: Sequence[str]
     mail_domain: str
     account_name: str
+    thread_started_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.sent_at, "sent_at")
+
+
+@dataclass(frozen=True)
+class ThreadNotice:
+    """A note in a conversation's thread from the bridge itself: a refused email reply, the
+    outcome of an SMS an email became, a delivery confirmation. `paragraphs` is the text."""
+
+    kind: str  # "notice" or "outcome": the X-Smsbridge-Kind
+    title: str
+    paragraphs: Sequence[str]
+    customer: str
+    reply_number: str
+    message_tag: str | None
+    number_tags: Sequence[str]
+    conversation_key: str
+    sequence: int
+    reply_to: str
+    from_address: str
+    to: Sequence[str]
+    mail_domain: str
+    created_at: datetime  # aware
+    in_reply_to: str | None = None  # the Message-ID of the email this notice is about
+    thread_started_at: datetime | None = None
+    invite_reply: bool = False  # only when everyone it goes to may answer
+
+    def __post_init__(self) -> None:
+        _require_aware(self.created_at, "created_at")
 
 
 @dataclass(frozen=True)
@@ -107,11 +152,41 @@ class ReplyBounce:
         _require_aware(self.created_at, "created_at")
 
 
-def conversation_subject(customer: str, reply_number: str, message_tag: str | None) -> str:
-    """The subject every email of a conversation shares (Gmail threads on subject too)."""
-    subject = f"SMS from {_one_line(customer)} to {_one_line(reply_number)}"
-    tag = _one_line(message_tag or "")
-    return f"{subject} [{tag}]" if tag else subject
+def conversation_subject(customer: str, reply_number: str, message_tag: str | None = None) -> str:
+    """The subject every email of a conversation shares, for its whole life: Gmail threads
+    only emails whose subjects match, and Outlook groups by Thread-Topic, so the tag (which
+    changes when a new SMS carries another one) is shown in the body and X-Smsbridge-Tags,
+    never here. `message_tag` is accepted and ignored, so callers need not know that."""
+    del message_tag
+    return f"SMS from {_one_line(customer)} to {_one_line(reply_number)}"
+
+
+def thread_index(conversation_key: str, started_at: datetime, sequence: int, now: datetime) -> str:
+    """An Outlook Thread-Index (MS-OXOMSG PidTagConversationIndex) for the conversation.
+
+    The 22-byte header (a reserved 0x01, the top 5 bytes of the conversation's start as a
+    FILETIME, and a GUID: the conversation's own UUID) is the same on every email, which is
+    what Outlook groups by; each email after the first adds one 5-byte child block (time since
+    the start, and its sequence number) so Outlook orders them. Deterministic for the same
+    inputs, so a re-sent email carries the same value.
+    """
+    _require_aware(started_at, "started_at")
+    _require_aware(now, "now")
+    try:
+        guid = uuid.UUID(hex=conversation_key).bytes
+    except ValueError:
+        guid = uuid.uuid5(uuid.NAMESPACE_OID, conversation_key).bytes
+    start = _filetime(started_at)
+    header = b"\x01" + (start >> 16).to_bytes(8, "big")[-5:] + guid
+    if sequence <= 1:
+        return base64.b64encode(header).decode("ascii")
+    delta = max(0, _filetime(now) - ((start >> 16) << 16))
+    if delta < 1 << 49:
+        code, bits = 0, (delta >> 18) & 0x7FFFFFFF
+    else:
+        code, bits = 1, (delta >> 23) & 0x7FFFFFFF
+    child = (code << 39) | (bits << 8) | (sequence & 0xFF)
+    return base64.b64encode(header + child.to_bytes(5, "big")).decode("ascii")
 
 
 def conversation_root_id(conversation_key: str, mail_domain: str) -> str:
@@ -147,6 +222,19 @@ def forward_email(sms: ForwardedSms) -> EmailMessage:
     if tags:
         facts.append(("Tags", " > ".join(tags)))
     text = _normalise_newlines(sms.text)
+    history = [
+        (
+            _readable_utc(item.at),
+            sms.customer if item.direction == "in" else f"{sms.reply_number} (sent)",
+            _normalise_newlines(item.text),
+        )
+        for item in sms.history
+    ]
+    history_plain: list[str] = []
+    if history:
+        history_plain = ["Earlier in this conversation:", ""]
+        for when, who, said in history:
+            history_plain += [f"{when}, {who}:", *(f"  {line}" for line in said.split("\n")), ""]
 
     plain = "\n".join(
         [
@@ -158,18 +246,31 @@ def forward_email(sms: ForwardedSms) -> EmailMessage:
             "",
             REPLY_HINT,
             "",
+            *history_plain,
         ]
     )
     rows = "".join(
         f'<tr><td style="padding:0 12px 0 0;color:#666">{_h(label)}</td><td>{_h(value)}</td></tr>'
         for label, value in facts
     )
+    history_html = ""
+    if history:
+        items = "".join(
+            f'<li style="margin:0 0 6px 0"><span style="color:#666">{_h(when)}, {_h(who)}:</span>'
+            f"<br>{_h_multiline(said)}</li>"
+            for when, who, said in history
+        )
+        history_html = (
+            '<p style="color:#666;font-size:90%;margin-top:24px">Earlier in this conversation:</p>'
+            f'<ul style="list-style:none;padding:0;font-size:90%">{items}</ul>'
+        )
     body_html = (
         f"<p>SMS from {_h(sms.customer)} to {_h(sms.reply_number)}:</p>"
         f'<blockquote style="margin:0 0 16px 0;padding:8px 12px;border-left:3px solid #ccc">'
         f"{_h_multiline(text)}</blockquote>"
         f'<table style="border-collapse:collapse;font-size:90%">{rows}</table>'
         f'<p style="color:#666;font-size:90%">{_h(REPLY_HINT)}</p>'
+        f"{history_html}"
     )
 
     msg = _conversation_message(
@@ -185,6 +286,7 @@ def forward_email(sms: ForwardedSms) -> EmailMessage:
         to=sms.to,
         reply_to=sms.reply_to,
         date=sms.received_at,
+        thread_started_at=sms.thread_started_at,
     )
     _set_bodies(msg, plain, body_html)
     return msg
@@ -200,6 +302,9 @@ def copy_email(reply: SentReply) -> EmailMessage:
     sent = _readable_utc(reply.sent_at)
     intro = f"{who} replied by SMS to {reply.customer}:"
     footer = f"Sent {sent} from {reply.reply_number} ({reply.account_name})."
+    tags = tag_path(reply.number_tags, reply.message_tag)
+    if tags:
+        footer += f" Tags: {' > '.join(tags)}."
 
     plain = "\n".join([intro, "", text, "", footer, "", REPLY_HINT, ""])
     body_html = (
@@ -222,8 +327,96 @@ def copy_email(reply: SentReply) -> EmailMessage:
         to=reply.to,
         reply_to=reply.reply_to,
         date=reply.sent_at,
+        thread_started_at=reply.thread_started_at,
     )
     msg["X-Smsbridge-Replied-By"] = _one_line(reply.replier_address)
+    _set_bodies(msg, plain, body_html)
+    return msg
+
+
+def notice_email(notice: ThreadNotice) -> EmailMessage:
+    """A note from the bridge in a conversation's own thread (same subject and references)."""
+    paragraphs = [_normalise_newlines(p).strip() for p in notice.paragraphs if p.strip()]
+    tags = tag_path(notice.number_tags, notice.message_tag)
+    footer = f"Conversation of {notice.customer} with {notice.reply_number}"
+    footer += f", tags: {' > '.join(tags)}." if tags else "."
+    closing = [REPLY_HINT] if notice.invite_reply else ["This message was sent automatically."]
+    plain = "\n\n".join([_one_line(notice.title), *paragraphs, footer, *closing]) + "\n"
+    body_html = (
+        f"<p><strong>{_h(_one_line(notice.title))}</strong></p>"
+        + "".join(f"<p>{_h_multiline(p)}</p>" for p in paragraphs)
+        + f'<p style="color:#666;font-size:90%">{_h(footer)}<br>{_h(closing[0])}</p>'
+    )
+    msg = _conversation_message(
+        kind=notice.kind,
+        customer=notice.customer,
+        reply_number=notice.reply_number,
+        message_tag=notice.message_tag,
+        number_tags=notice.number_tags,
+        conversation_key=notice.conversation_key,
+        sequence=notice.sequence,
+        mail_domain=notice.mail_domain,
+        from_address=notice.from_address,
+        to=notice.to,
+        reply_to=notice.reply_to,
+        date=notice.created_at,
+        thread_started_at=notice.thread_started_at,
+    )
+    original = _one_line(notice.in_reply_to or "")
+    if original:
+        # Threaded under the writer's own email as well as under the conversation's root.
+        del msg["In-Reply-To"], msg["References"]
+        msg["In-Reply-To"] = original
+        msg["References"] = (
+            f"{conversation_root_id(notice.conversation_key, notice.mail_domain)} {original}"
+        )
+    # A notice answers the writer's email: RFC 3834 auto-replied, so robots stay quiet.
+    del msg["Auto-Submitted"]
+    msg["Auto-Submitted"] = AUTO_REPLIED
+    _set_bodies(msg, plain, body_html)
+    return msg
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What became of an email that started conversations, told to its writer when
+    something of it was not sent (a refused number, attachments). Threads under the email."""
+
+    to: str
+    from_address: str
+    subject: str
+    paragraphs: Sequence[str]
+    original_message_id: str | None
+    key: str  # makes the Message-ID (the stored email's id): building it twice gives one
+    created_at: datetime  # aware
+    mail_domain: str
+
+    def __post_init__(self) -> None:
+        _require_aware(self.created_at, "created_at")
+
+
+def summary_email(summary: Summary) -> EmailMessage:
+    paragraphs = [_normalise_newlines(p).strip() for p in summary.paragraphs if p.strip()]
+    closing = "This message was sent automatically."
+    plain = "\n\n".join([*paragraphs, closing]) + "\n"
+    body_html = "".join(f"<p>{_h_multiline(p)}</p>" for p in paragraphs) + (
+        f'<p style="color:#666;font-size:90%">{_h(closing)}</p>'
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = summary.from_address
+    msg["To"] = summary.to
+    msg["Subject"] = _one_line(summary.subject)
+    msg["Date"] = format_datetime(summary.created_at.astimezone(UTC))
+    if not _BOUNCE_KEY.fullmatch(summary.key):
+        raise ValueError(f"unusable key for a Message-ID: {summary.key!r}")
+    msg["Message-ID"] = f"<summary-{summary.key}@{_check_domain(summary.mail_domain)}>"
+    original_id = _one_line(summary.original_message_id or "")
+    if original_id:
+        msg["In-Reply-To"] = original_id
+        msg["References"] = original_id
+    msg["Auto-Submitted"] = AUTO_REPLIED
+    msg["X-Auto-Response-Suppress"] = SUPPRESS_ALL
+    msg["X-Smsbridge-Kind"] = "summary"
     _set_bodies(msg, plain, body_html)
     return msg
 
@@ -281,6 +474,7 @@ def _conversation_message(
     to: Sequence[str],
     reply_to: str,
     date: datetime,
+    thread_started_at: datetime | None = None,
 ) -> EmailMessage:
     """Headers shared by every email of a conversation: threading, loop guards, filter tags."""
     if isinstance(to, str):
@@ -297,10 +491,11 @@ def _conversation_message(
     msg["To"] = ", ".join(to)
     msg["Reply-To"] = reply_to
     msg["Subject"] = subject
-    # Outlook groups on the conversation topic; a Thread-Index is left out on purpose, since a
-    # made-up one (its timestamp and GUID are meant to come from the first message) risks
-    # Outlook mis-grouping or mis-ordering the thread.
+    # Outlook groups on the conversation topic and index: both stay the same for the whole
+    # conversation (the index is rooted in the conversation's start and its id).
     msg["Thread-Topic"] = subject
+    if thread_started_at is not None:
+        msg["Thread-Index"] = thread_index(conversation_key, thread_started_at, sequence, date)
     msg["Date"] = format_datetime(date.astimezone(UTC))
     msg["Message-ID"] = conversation_message_id(conversation_key, sequence, mail_domain)
     # Every email points at the same root, which no email carries: threading then works
@@ -352,6 +547,11 @@ def _one_line(value: str) -> str:
 
 def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _filetime(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - _FILETIME_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
 
 
 def _readable_utc(moment: datetime) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dkim
@@ -101,9 +101,11 @@ class DkimSigner:
 @dataclass(frozen=True)
 class DkimResult:
     passed: bool  # at least one signature verified
-    aligned: bool  # ... and one of those is by the From domain or a parent of it
+    aligned: bool  # ... and one of those aligns (relaxed) with the From domain
     domain: str | None  # d= of the verified signature (an aligned one if any), else None
     reason: str
+    # d= of every signature that verified, for alignment under the domain's DMARC mode.
+    verified: tuple[str, ...] = field(default=(), compare=False)
 
 
 def verify_dkim(raw: bytes, from_domain: str, dnsfunc: DnsFunc | None = None) -> DkimResult:
@@ -145,9 +147,19 @@ def verify_dkim(raw: bytes, from_domain: str, dnsfunc: DnsFunc | None = None) ->
         return DkimResult(False, False, None, "no signature verified: " + "; ".join(failures))
     matching = [domain for domain in verified if aligned(domain, author)]
     if matching:
-        return DkimResult(True, True, matching[0], f"pass: d={matching[0]}, aligned with {author}")
+        return DkimResult(
+            True,
+            True,
+            matching[0],
+            f"pass: d={matching[0]}, aligned with {author}",
+            tuple(verified),
+        )
     return DkimResult(
-        True, False, verified[0], f"pass: d={verified[0]}, not aligned with {author or '?'}"
+        True,
+        False,
+        verified[0],
+        f"pass: d={verified[0]}, not aligned with {author or '?'}",
+        tuple(verified),
     )
 
 

@@ -49,6 +49,16 @@ class ReceivedEmail:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+class UnreadableEmail(Exception):
+    """Raised by InboundMailSink.store for an email it recorded as refused because it cannot
+    be read at all; the server answers 5xx with `reason`, so the sender learns why."""
+
+    def __init__(self, reason: str, email_id: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.email_id = email_id
+
+
 class InboundMailSink(Protocol):
     """What the mail servers call. Both methods do database work and are synchronous; the
     servers run them in a thread."""
@@ -58,5 +68,6 @@ class InboundMailSink(Protocol):
         ...
 
     def store(self, email: ReceivedEmail) -> str:
-        """Commit the email and return its id. Raising means 'not stored' (answered 451)."""
+        """Commit the email and return its id. UnreadableEmail: stored as refused (answered
+        550 with its reason); any other exception means 'not stored' (answered 451)."""
         ...

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from smsbridge.mail.ports import InboundMailSink, ReceivedEmail
+from smsbridge.mail.ports import InboundMailSink, ReceivedEmail, UnreadableEmail
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,12 @@ class BridgeHandler:
         )
         try:
             email_id = await asyncio.to_thread(self._sink.store, email)
+        except UnreadableEmail as unreadable:
+            # Recorded (the account sees it); the client, who is there to hear it, is told why.
+            log.info("Refused unreadable %s message %s", self._channel, unreadable.email_id)
+            # ASCII only: the reason may quote the email, and replies are read by old clients.
+            why = _one_line(unreadable.reason).encode("ascii", "backslashreplace").decode()
+            return f"550 5.6.0 {why[:400] or 'Message cannot be read'}"
         except Exception:
             # Not stored: a 4xx makes the sending MTA keep the message and try again.
             log.exception(
@@ -186,9 +192,23 @@ class BridgeHandler:
 class _BridgeSMTP(SMTP):
     """aiosmtpd's SMTP protocol that stays in `live` while its command loop runs, so that
     MailServer.stop() can close connections still open: in Python 3.11 Server.close() only
-    stops listening."""
+    stops listening.
 
-    def __init__(self, handler: BridgeHandler, *, live: set[_BridgeSMTP], **kwargs: Any) -> None:
+    It also takes DATA lines of any length up to the message size limit. RFC 5321 caps a line
+    at 1,000 octets, but Outlook and others send longer lines in HTML parts; aiosmtpd refuses
+    them with a bare "500 Line too long" and the reply is lost. Command lines keep their own
+    limits (aiosmtpd checks them against command_size_limit separately)."""
+
+    def __init__(
+        self,
+        handler: BridgeHandler,
+        *,
+        live: set[_BridgeSMTP],
+        max_line_bytes: int,
+        **kwargs: Any,
+    ) -> None:
+        # Read by aiosmtpd's __init__ to size its stream buffer, so it must be set first.
+        self.line_length_limit = max_line_bytes
         super().__init__(handler, **kwargs)
         self._live = live
 
@@ -260,6 +280,7 @@ class MailServer:
         return protocol_class(
             self._handler,
             live=self._live,
+            max_line_bytes=self._max_message_bytes + 2,
             # Makes aiosmtpd advertise SIZE and stop buffering an oversized message (it then
             # answers 552 itself) rather than reading it whole into memory.
             data_size_limit=self._max_message_bytes,

@@ -26,6 +26,11 @@ class NumberUpdateIn(BaseModel):
     authorisedsenders: list[str] | None = Field(
         None, description="Addresses or @domains that may always reply by email."
     )
+    deliveryconfirmations: bool | None = Field(
+        None,
+        description="Email the writer of an email reply when its SMS is delivered (a failure "
+        "is always told).",
+    )
 
 
 def number_view(row: ReplyNumber) -> dict[str, Any]:
@@ -35,6 +40,7 @@ def number_view(row: ReplyNumber) -> dict[str, Any]:
         "tags": list(row.tags or []),
         "copyreplies": row.copy_replies,
         "authorisedsenders": list(row.authorised_senders or []),
+        "deliveryconfirmations": row.delivery_confirmations,
         "assigned": row.assigned_at.isoformat() if row.assigned_at else None,
     }
 
@@ -54,6 +60,7 @@ def build_number_router(numbers: NumberService, account_dependency: Any) -> APIR
             "tags": body.tags,
             "copy_replies": getattr(body, "copyreplies", None),
             "authorised_senders": getattr(body, "authorisedsenders", None),
+            "delivery_confirmations": getattr(body, "deliveryconfirmations", None),
         }
 
     @router.post("")

@@ -104,6 +104,7 @@ class NumberService:
             row.released_at = None
             row.response_emails, row.tags, row.authorised_senders = [], [], []
             row.copy_replies = True
+            row.delivery_confirmations = False
             return row
 
     def get(self, account_id: str, number: str) -> ReplyNumber:
@@ -115,7 +116,8 @@ class NumberService:
         return row
 
     def update(self, account_id: str, number: str, changes: dict[str, Any]) -> ReplyNumber:
-        """Set the default Response Email, tags, copy setting or authorised senders."""
+        """Set the default Response Email, tags, copy and confirmation settings or authorised
+        senders."""
         from smsbridge.messages.validation import check_emails, check_tag
 
         e164 = self._normalise(number)
@@ -133,6 +135,8 @@ class NumberService:
             ]
         if changes.get("copy_replies") is not None:
             clean["copy_replies"] = bool(changes["copy_replies"])
+        if changes.get("delivery_confirmations") is not None:
+            clean["delivery_confirmations"] = bool(changes["delivery_confirmations"])
         with self._db.write() as session:
             row = session.get(ReplyNumber, e164)
             if row is None or row.account_id != account_id or row.state != "assigned":

@@ -1,7 +1,7 @@
 """SMS Works compatibility: deleted messages, one-time passcodes
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-01 13:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import smsbridge.db.models
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
