@@ -355,19 +355,31 @@ def cmd_handset_outcome(args: argparse.Namespace) -> int:
 
 def cmd_messages_in_doubt(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
-    rows = gateway.pipeline.in_doubt()
+    report = gateway.pipeline.in_doubt_report()
     document = [
         {
-            "messageid": m.id,
-            "account_id": m.account_id,
-            "destination": m.destination,
-            "sender": m.sender,
-            "content": m.content,
-            "since": m.modified,
+            "messageid": entry["message"].id,
+            "account_id": entry["message"].account_id,
+            "destination": entry["message"].destination,
+            "sender": entry["message"].sender,
+            "content": entry["message"].content,
+            "since": entry["message"].modified,
+            "submitted_at": entry["message"].submitted_at,
+            "likely_held": entry["likely_held"],
+            "verdict": entry["verdict"],
+            "candidate_receipts": entry["candidates"],
         }
-        for m in rows
+        for entry in report
     ]
-    lines = [f"{d['messageid']}  {d['destination']}  {d['content'][:40]!r}" for d in document]
+    lines = []
+    for d in document:
+        lines.append(f"{d['messageid']}  {d['destination']}  {d['content'][:40]!r}")
+        lines.append(f"    {d['verdict']}")
+        for c in d["candidate_receipts"]:
+            lines.append(
+                f"    receipt {c['carrier_ref']}  received {c['received_at']:%Y-%m-%d %H:%M:%S}"
+                f"  text {c['text']!r}"
+            )
     _emit(args, document, "\n".join(lines) or "no message is in doubt")
     return 0
 
@@ -522,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
         message_commands,
         "in-doubt",
         cmd_messages_in_doubt,
-        "messages whose submit was in flight when the carrier connection died",
+        "messages whose submit was in flight when the carrier connection died, with the "
+        "receipts that may be theirs and whether the carrier most likely has them",
     )
     for action, text in (
         ("resend", "send in-doubt messages again (the customer may get two)"),

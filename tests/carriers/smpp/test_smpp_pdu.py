@@ -27,7 +27,6 @@ from smsbridge.carriers.smpp.pdu import (
     PduReader,
     QuerySm,
     QuerySmResp,
-    StatusClass,
     SubmitSm,
     SubmitSmResp,
     Tlv,
@@ -35,7 +34,6 @@ from smsbridge.carriers.smpp.pdu import (
     Unbind,
     UnbindResp,
     UnknownPdu,
-    classify_status,
     command_name,
     decode,
     decode_header,
@@ -370,43 +368,6 @@ SPEC_STATUS = {
 @pytest.mark.parametrize(("name", "value"), SPEC_STATUS.items())
 def test_command_status_values(name: str, value: int) -> None:
     assert CommandStatus[name] == value
-
-
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (CommandStatus.ESME_ROK, "ok"),
-        (CommandStatus.ESME_RTHROTTLED, "throttle"),
-        (CommandStatus.ESME_RMSGQFUL, "throttle"),
-        (CommandStatus.ESME_RSYSERR, "transient"),
-        (CommandStatus.ESME_RX_T_APPN, "transient"),
-        (CommandStatus.ESME_RSUBMITFAIL, "transient"),
-        (CommandStatus.ESME_RINVBNDSTS, "transient"),
-        (CommandStatus.ESME_RUNKNOWNERR, "transient"),
-        (0x0000040B, "transient"),  # vendor-specific: unknown, so retried
-        (CommandStatus.ESME_RINVSRCADR, "permanent"),
-        (CommandStatus.ESME_RINVDSTADR, "permanent"),
-        (CommandStatus.ESME_RINVMSGLEN, "permanent"),
-        (CommandStatus.ESME_RINVESMCLASS, "permanent"),
-        (CommandStatus.ESME_RINVDCS, "permanent"),
-        (CommandStatus.ESME_RX_P_APPN, "permanent"),
-        (CommandStatus.ESME_RX_R_APPN, "permanent"),
-        (CommandStatus.ESME_RINVPASWD, "permanent"),
-        (CommandStatus.ESME_RINVEXPIRY, "permanent"),
-    ],
-)
-def test_classify_status(status: int, expected: str) -> None:
-    assert classify_status(status) == expected
-
-
-def test_classify_status_overrides() -> None:
-    overrides: dict[int, StatusClass] = {
-        0x40B: "permanent",
-        CommandStatus.ESME_RSUBMITFAIL: "permanent",
-    }
-    assert classify_status(0x40B, overrides) == "permanent"
-    assert classify_status(CommandStatus.ESME_RSUBMITFAIL, overrides) == "permanent"
-    assert classify_status(CommandStatus.ESME_RSYSERR, overrides) == "transient"
 
 
 def test_next_sequence_wraps_to_one() -> None:
