@@ -728,13 +728,22 @@ class Pipeline:
                 )
             )
             loose = self._loose_receipts(session, {m.destination for m in messages})
+            doubts = {
+                m.id: evidence.DoubtfulMessage(
+                    m.id, m.destination, m.content, m.submitted_at or m.modified
+                )
+                for m in messages
+            }
+            fits = evidence.candidates(list(doubts.values()), loose)
+            shared: dict[str, int] = {}
+            for fitting in fits.values():
+                for receipt in fitting:
+                    shared[receipt.carrier_ref] = shared.get(receipt.carrier_ref, 0) + 1
             report = []
             for message in messages:
-                submitted = message.submitted_at or message.modified
-                doubt = evidence.DoubtfulMessage(
-                    message.id, message.destination, message.content, submitted
-                )
-                found = [r for r in loose if evidence.agrees(doubt, r)]
+                submitted = doubts[message.id].submitted_at
+                found = fits[message.id]
+                most = max((shared[r.carrier_ref] for r in found), default=0)
                 answered_later = session.scalar(
                     select(Message.id)
                     .where(
@@ -747,8 +756,12 @@ class Pipeline:
                 if found:
                     verdict = (
                         "the carrier most likely has it: a receipt for this handset, time and "
-                        "text arrived" + (" (several: choose by hand)" if len(found) > 1 else "")
+                        "text arrived"
                     )
+                    if len(found) > 1:
+                        verdict += f"; {len(found)} receipts fit it: choose by hand"
+                    if most > 1:
+                        verdict += f"; a receipt fits {most} in-doubt messages: choose by hand"
                 elif answered_later is not None:
                     verdict = (
                         "most likely not received: later submits were answered, and no "
