@@ -86,3 +86,19 @@ def test_parse_code_refuses(key):
 
 def test_every_standard_code_has_a_class():
     assert all(int(code) in DEFAULT_TABLE for code in S if code != S.ESME_ROK)
+
+
+def test_docs_show_the_default_table():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "smpp.md").read_text("utf-8")
+    for code, error_class in DEFAULT_TABLE.items():
+        if error_class != "permanent":
+            assert f"`{S(code).name}` ({code:#x})" in text, S(code).name
+    for policy in CLASS_POLICIES.values():
+        if policy.retries:
+            row = (
+                f"| {policy.retries} | {policy.delay_seconds:g} s, "
+                f"{policy.max_delay_seconds:g} s |"
+            )
+            assert row in text, policy
