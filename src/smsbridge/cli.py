@@ -384,6 +384,35 @@ def cmd_messages_in_doubt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_messages_parked(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from smsbridge.db.models import SmppParked
+
+    gateway = _gateway(args)
+    with gateway.db.read() as session:
+        rows = list(
+            session.scalars(select(SmppParked).order_by(SmppParked.id.desc()).limit(args.limit))
+        )
+    document = [
+        {
+            "id": r.id,
+            "connector": r.connector,
+            "received_at": r.received_at,
+            "reason": r.reason,
+            "hex": r.raw.hex(),
+        }
+        for r in rows
+    ]
+    lines = [
+        f"{d['id']}  {d['received_at']:%Y-%m-%d %H:%M:%S}  {d['connector']}  {d['reason']}\n"
+        f"    {d['hex']}"
+        for d in document
+    ]
+    _emit(args, document, "\n".join(lines) or "nothing is parked")
+    return 0
+
+
 def cmd_messages_settle(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
     ids = list(args.ids)
@@ -537,6 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
         "messages whose submit was in flight when the carrier connection died, with the "
         "receipts that may be theirs and whether the carrier most likely has them",
     )
+    parked = add(
+        message_commands,
+        "parked",
+        cmd_messages_parked,
+        "PDUs an SMSC sent that could not be used (unreadable, or a receipt with no id), in hex",
+    )
+    parked.add_argument("--limit", type=int, default=100, help="most rows shown (newest first)")
     for action, text in (
         ("resend", "send in-doubt messages again (the customer may get two)"),
         ("close", "close in-doubt messages as UNDELIVERABLE and refund them"),
