@@ -98,7 +98,6 @@ def test_docs_show_the_default_table():
     for policy in CLASS_POLICIES.values():
         if policy.retries:
             row = (
-                f"| {policy.retries} | {policy.delay_seconds:g} s, "
-                f"{policy.max_delay_seconds:g} s |"
+                f"| {policy.retries} | {policy.delay_seconds:g} s, {policy.max_delay_seconds:g} s |"
             )
             assert row in text, policy
