@@ -599,6 +599,19 @@ class Pipeline:
         doubts = self._doubtful(session, limit=500)
         if not doubts:
             return 0
+        # A receipt may also be waiting for a submit to the same handset whose answer is not
+        # recorded yet: while one is in flight, that handset's receipts are not evidence.
+        busy = set(
+            session.scalars(
+                select(Message.destination).where(
+                    Message.state == State.SUBMITTING.value,
+                    Message.destination.in_(sorted({d.destination for d in doubts})),
+                )
+            )
+        )
+        doubts = [d for d in doubts if d.destination not in busy]
+        if not doubts:
+            return 0
         loose = self._loose_receipts(session, {d.destination for d in doubts})
         matched = evidence.pairs(doubts, loose, now)
         for message_id, ref in matched:
