@@ -422,8 +422,12 @@ def test_garbage_from_the_smsc_is_logged_in_hex_and_the_session_goes_on(database
 
     try:
         run_until(gateway, scenario, timeout=30, tick=lambda: clock.advance(seconds=1))
+        check_garbage_outcome(gateway, peer, caplog.text, malformed)
     finally:
         gateway.db.dispose()
+
+
+def check_garbage_outcome(gateway: Gateway, peer: SmppPeer, text: str, malformed: bytes) -> None:
     reasons = sorted(row.reason for row in parked(gateway))
     assert reasons[0] == "receipt with no message id"
     assert reasons[1].startswith("unreadable deliver_sm")
@@ -434,7 +438,6 @@ def test_garbage_from_the_smsc_is_logged_in_hex_and_the_session_goes_on(database
     assert statuses == [0x4AB, 0]  # the unknown code was retried, then it went
     answered = {r["status"] for r in peer.state()["deliver_resps"]}
     assert answered == {0}
-    text = caplog.text
     assert malformed.hex() in text
     assert "unknown command_status 0x4ab" in text
     assert "broken UDH" in text
