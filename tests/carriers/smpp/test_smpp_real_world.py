@@ -444,3 +444,25 @@ def check_garbage_outcome(gateway: Gateway, peer: SmppPeer, text: str, malformed
     assert (struct.pack(">I", 3) + b"garbage").hex()[:16] in text
     with gateway.db.read() as session:
         assert session.scalar(select(func.count()).select_from(OrphanReceipt)) == 0
+
+
+def test_a_bind_state_error_rebinds_once_the_window_drains_and_the_message_goes(database_url, peer):
+    peer.reset()
+    clock = FakeClock()  # the temporary class's 30 s wait passes in a moment
+    gateway = build(database_url, peer, clock)
+    try:
+        account = fund(gateway)
+        peer.configure(fail_next=1, fail_status=0x04)  # ESME_RINVBNDSTS
+        ids = [send(gateway, account, f"Rebind {n}") for n in range(3)]
+        run_until(
+            gateway,
+            lambda: all(message(gateway, i).status == "DELIVERED" for i in ids),
+            tick=lambda: clock.advance(seconds=1),
+        )
+        state = peer.state()
+        assert len(state["binds"]) >= 2  # it bound again
+        assert [s["status"] for s in state["submits"]].count(0x04) == 1
+        # Nothing was cut off mid-window: no message ended in doubt.
+        assert all(message(gateway, i).state == "final" for i in ids)
+    finally:
+        gateway.db.dispose()

@@ -120,6 +120,7 @@ class Connector:
         self._pause = 0.0
         self._reference = 0
         self._in_flight = 0
+        self._rebinding: asyncio.Future[None] | None = None
         self.metrics = Metrics()
 
     # -- which messages it serves ------------------------------------------------------------
@@ -359,9 +360,7 @@ class Connector:
             self._note_error(f"{status:#x}", detail)
             error = self.errors.submit_error(status, detail)
             if status in REBIND_STATUSES:
-                session = self._transmitter
-                if session is not None:
-                    await session.abort(f"the SMSC answered {detail}: rebinding")
+                self._rebind(f"the SMSC answered {detail}")
                 return error
             if error.error_class == "throttle":
                 # The whole connection slows down, not just this message.
@@ -382,6 +381,26 @@ class Connector:
                 )
                 continue
             return error
+
+    def _rebind(self, reason: str) -> None:
+        """Stop submitting on this session and reconnect once its window has drained: cutting
+        it at once would put the submits still awaiting answers in doubt."""
+        session = self._transmitter
+        if session is None or self._rebinding is not None:
+            return
+        self._bound.clear()
+
+        async def drain_then_abort() -> None:
+            deadline = time.monotonic() + self.settings.response_timeout_seconds
+            while self.window_in_use and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            await session.abort(f"{reason}: rebinding")
+
+        def done(_task: asyncio.Task[None]) -> None:
+            self._rebinding = None
+
+        self._rebinding = asyncio.ensure_future(drain_then_abort())
+        self._rebinding.add_done_callback(done)
 
     async def _send(self, part: p.SubmitSm) -> Reply:
         if self._stopping.is_set():
