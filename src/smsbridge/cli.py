@@ -355,20 +355,61 @@ def cmd_handset_outcome(args: argparse.Namespace) -> int:
 
 def cmd_messages_in_doubt(args: argparse.Namespace) -> int:
     gateway = _gateway(args)
-    rows = gateway.pipeline.in_doubt()
+    report = gateway.pipeline.in_doubt_report()
     document = [
         {
-            "messageid": m.id,
-            "account_id": m.account_id,
-            "destination": m.destination,
-            "sender": m.sender,
-            "content": m.content,
-            "since": m.modified,
+            "messageid": entry["message"].id,
+            "account_id": entry["message"].account_id,
+            "destination": entry["message"].destination,
+            "sender": entry["message"].sender,
+            "content": entry["message"].content,
+            "since": entry["message"].modified,
+            "submitted_at": entry["message"].submitted_at,
+            "likely_held": entry["likely_held"],
+            "verdict": entry["verdict"],
+            "candidate_receipts": entry["candidates"],
         }
-        for m in rows
+        for entry in report
     ]
-    lines = [f"{d['messageid']}  {d['destination']}  {d['content'][:40]!r}" for d in document]
+    lines = []
+    for d in document:
+        lines.append(f"{d['messageid']}  {d['destination']}  {d['content'][:40]!r}")
+        lines.append(f"    {d['verdict']}")
+        for c in d["candidate_receipts"]:
+            lines.append(
+                f"    receipt {c['carrier_ref']}  received {c['received_at']:%Y-%m-%d %H:%M:%S}"
+                f"  text {c['text']!r}"
+            )
     _emit(args, document, "\n".join(lines) or "no message is in doubt")
+    return 0
+
+
+def cmd_messages_parked(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from smsbridge.db.models import SmppParked
+
+    gateway = _gateway(args)
+    with gateway.db.read() as session:
+        rows = list(
+            session.scalars(select(SmppParked).order_by(SmppParked.id.desc()).limit(args.limit))
+        )
+    document = [
+        {
+            "id": r.id,
+            "connector": r.connector,
+            "received_at": r.received_at,
+            "reason": r.reason,
+            "hex": r.raw.hex(),
+        }
+        for r in rows
+    ]
+    lines = [
+        f"{d['id']}  {d['received_at']:%Y-%m-%d %H:%M:%S}  {d['connector']}  {d['reason']}\n"
+        f"    {d['hex']}"
+        for d in document
+    ]
+    _emit(args, document, "\n".join(lines) or "nothing is parked")
     return 0
 
 
@@ -522,8 +563,16 @@ def build_parser() -> argparse.ArgumentParser:
         message_commands,
         "in-doubt",
         cmd_messages_in_doubt,
-        "messages whose submit was in flight when the carrier connection died",
+        "messages whose submit was in flight when the carrier connection died, with the "
+        "receipts that may be theirs and whether the carrier most likely has them",
     )
+    parked = add(
+        message_commands,
+        "parked",
+        cmd_messages_parked,
+        "PDUs an SMSC sent that could not be used (unreadable, or a receipt with no id), in hex",
+    )
+    parked.add_argument("--limit", type=int, default=100, help="most rows shown (newest first)")
     for action, text in (
         ("resend", "send in-doubt messages again (the customer may get two)"),
         ("close", "close in-doubt messages as UNDELIVERABLE and refund them"),

@@ -66,6 +66,18 @@ class SimulatorSettings(_Section):
 
 
 IdBase = Literal["text", "hex", "decimal"]
+AddressKind = Literal["international", "national", "short_code", "alphanumeric"]
+
+
+class SmppErrorSettings(_Section):
+    error_class: Literal["throttle", "temporary", "permanent"] | None = Field(
+        None, alias="class", description="throttle, temporary or permanent."
+    )
+    retries: int | None = Field(None, ge=0, description="Retries a message gets in all.")
+    delay_seconds: float | None = Field(None, ge=0, description="First wait before a retry.")
+    max_delay_seconds: float | None = Field(None, ge=0, description="Longest wait.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class SmppConnectorSettings(_Section):
@@ -80,12 +92,30 @@ class SmppConnectorSettings(_Section):
     bind_mode: Literal["transceiver", "transmitter_receiver"] = Field(
         "transceiver", description="One transceiver bind, or a transmitter and a receiver."
     )
-    source_ton: int | None = Field(
-        None, description="Source TON; empty: 5 (alphanumeric) or 1 (international) by sender."
+    number_format: Literal["international", "national"] = Field(
+        "international",
+        description="How numbers go in source_addr/destination_addr: international digits "
+        "(TON 1), or numbers of billing.home_region in national format (TON 2).",
     )
-    source_npi: int | None = Field(None, description="Source NPI; empty: chosen by sender.")
-    dest_ton: int = Field(1, description="Destination TON (1: international).")
-    dest_npi: int = Field(1, description="Destination NPI (1: E.164).")
+    ton_npi: dict[
+        Literal["international", "national", "short_code", "alphanumeric"], tuple[int, int]
+    ] = Field(
+        default_factory=dict,
+        description="TON and NPI per kind of address, over the defaults international [1, 1], "
+        "national [2, 1], short_code [3, 0], alphanumeric [5, 0].",
+    )
+    source_ton: int | None = Field(
+        None, description="Source TON for every sender; empty: chosen by what the sender is."
+    )
+    source_npi: int | None = Field(
+        None, description="Source NPI for every sender; empty: chosen by what the sender is."
+    )
+    dest_ton: int | None = Field(
+        None, description="Destination TON for every number; empty: by number_format."
+    )
+    dest_npi: int | None = Field(
+        None, description="Destination NPI for every number; empty: by number_format."
+    )
     throughput_per_second: float = Field(
         0.0, description="Most submit_sm per second on this connection (0: no limit)."
     )
@@ -105,6 +135,43 @@ class SmppConnectorSettings(_Section):
         default_factory=list, description="Which senders it serves. Empty: all."
     )
     gsm7_packed: bool = Field(False, description="Pack GSM-7 septets (most SMSCs want unpacked).")
+    gsm7_data_coding: Literal[0, 1, 3] = Field(
+        0,
+        description="data_coding for GSM-7 messages: 0 (SMSC default alphabet, GSM septets), "
+        "1 (IA5/ASCII) or 3 (Latin-1), as the SMSC wants.",
+    )
+    flash_alt_dcs: bool = Field(
+        False,
+        description="Flash (class 0) SMS as data_coding 0xF0 instead of 0x10 (GSM-7 only; "
+        "UCS-2 flash is always 0x18).",
+    )
+    validity_format: Literal["relative", "absolute", "none"] = Field(
+        "relative",
+        description="How validity_period is sent: relative (immune to clock skew), absolute "
+        "(UTC), or none (the SMSC's default applies).",
+    )
+    errors: dict[str, SmppErrorSettings] = Field(
+        default_factory=dict,
+        description="Per command_status overrides of the error table, keyed by code "
+        '("0x45", "69" or "ESME_RSUBMITFAIL"); see docs/smpp.md.',
+    )
+    receipt_date_offset_minutes: int = Field(
+        0,
+        description="The SMSC writes receipt dates at UTC plus this many minutes (its local "
+        "time); used to match receipts to in-doubt messages.",
+    )
+
+    @field_validator("errors")
+    @classmethod
+    def _codes_are_command_statuses(
+        cls, value: dict[str, SmppErrorSettings]
+    ) -> dict[str, SmppErrorSettings]:
+        from smsbridge.carriers.smpp.errors import parse_code
+
+        for key in value:
+            parse_code(key)  # raises ValueError, which pydantic reports with the setting's name
+        return value
+
     submit_id_base: IdBase = Field(
         "text", description="How the SMSC writes message ids in submit_sm_resp."
     )
@@ -121,6 +188,11 @@ class SmppSettings(_Section):
         300.0,
         description="How long to wait for the missing parts of a long inbound SMS before "
         "delivering what arrived, marked.",
+    )
+    inbound_duplicate_window_seconds: float = Field(
+        180.0,
+        description="The same SMS (sender, number and text) arriving again within this time "
+        "is the SMSC resending one whose deliver_sm_resp it missed, and is stored once.",
     )
 
 
@@ -144,6 +216,17 @@ class PipelineSettings(_Section):
             "A message claimed longer ago than this, by a worker that never finished, is "
             "reconciled with the carrier instead of being resent blindly."
         ),
+    )
+    max_retries: int = Field(
+        10,
+        description="Retries a message gets after temporary submit errors, when the carrier "
+        "sets no limit of its own (SMPP sets one per error code).",
+    )
+    retry_delay_seconds: float = Field(
+        2.0, description="First wait before a retry; it doubles per failure (default policy)."
+    )
+    max_retry_delay_seconds: float = Field(
+        300.0, description="Longest wait between retries (default policy)."
     )
 
 

@@ -124,3 +124,52 @@ def test_in_doubt_messages_can_be_listed_resent_or_closed(run, gateway):
     assert run("messages", "close", second)["settled"] == 1
     assert run("messages", "in-doubt") == []
     assert gateway.messages.balance(account.id) == 9  # the closed one was refunded
+
+
+def test_in_doubt_shows_the_receipts_that_fit_and_parked_pdus_are_listed(run, gateway):
+    from datetime import timedelta
+
+    from smsbridge.carriers.base import Receipt, SubmitResult
+    from smsbridge.credits import ledger
+    from smsbridge.db.models import SmppParked
+    from smsbridge.messages.schemas import MessageIn
+    from smsbridge.messages.status import Status
+
+    account = gateway.accounts.create_account("Acme")
+    with gateway.db.write() as session:
+        ledger.credit(session, account.id, 10_000, gateway.clock.now(), kind="topup")
+    for _ in range(2):  # two alike: one receipt cannot say which it is
+        gateway.messages.send(
+            account.id, MessageIn(sender="Acme", destination="447700900123", content="Same")
+        )
+    claimed = gateway.pipeline.claim("w", 10)
+    gateway.pipeline.record("w", [SubmitResult(s.message_id, in_doubt=True) for s in claimed])
+    gateway.pipeline.apply_receipts(
+        [
+            Receipt(
+                "77",
+                Status.DELIVERED,
+                destination="+447700900123",
+                submitted_at=gateway.clock.now().replace(second=0),
+                text="Same",
+            )
+        ]
+    )
+    gateway.clock.advance(seconds=10)  # type: ignore[attr-defined]
+    gateway.pipeline.reconcile_orphans()
+    listed = run("messages", "in-doubt")
+    assert len(listed) == 2
+    for row in listed:
+        assert [c["carrier_ref"] for c in row["candidate_receipts"]] == ["77"]
+        assert row["likely_held"] and "choose by hand" in row["verdict"]
+    with gateway.db.write() as session:
+        session.add(
+            SmppParked(
+                connector="smsc",
+                reason="receipt with no message id",
+                raw=b"\x00\x01",
+                received_at=gateway.clock.now() - timedelta(seconds=1),
+            )
+        )
+    [parked] = run("messages", "parked")
+    assert (parked["reason"], parked["hex"]) == ("receipt with no message id", "0001")

@@ -41,3 +41,28 @@ def test_every_setting_is_documented_with_its_default():
     for row in describe_settings(Settings()):
         assert f"`{row['env']}`" in text, f"{row['name']} is missing from {DOCS.name}"
         assert row["description"], f"{row['name']} has no description"
+
+
+def test_every_smpp_connector_setting_is_documented():
+    from smsbridge.settings import SmppConnectorSettings
+
+    text = DOCS.read_text(encoding="utf-8")
+    for name, field in SmppConnectorSettings.model_fields.items():
+        assert f"| `{name}` |" in text, f"connector setting {name} is missing from {DOCS.name}"
+        assert field.description, f"connector setting {name} has no description"
+
+
+def test_an_error_override_for_a_code_that_is_not_one_fails_at_load(tmp_path: Path):
+    path = tmp_path / "smsbridge.toml"
+    path.write_text(
+        '[[carrier.smpp.connectors]]\nname = "a"\n'
+        '[carrier.smpp.connectors.errors]\n"ESME_RNOSUCH" = { class = "temporary" }\n'
+    )
+    with pytest.raises(ValueError, match="ESME_RNOSUCH"):
+        load_settings(path)
+    path.write_text(
+        '[[carrier.smpp.connectors]]\nname = "a"\n'
+        '[carrier.smpp.connectors.errors]\n"0x45" = { class = "temporary", retries = 5 }\n'
+    )
+    override = load_settings(path).carrier.smpp.connectors[0].errors["0x45"]
+    assert (override.error_class, override.retries) == ("temporary", 5)

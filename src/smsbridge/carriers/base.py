@@ -27,9 +27,23 @@ class Submission:
 
 @dataclass(frozen=True)
 class SubmitError:
+    """Why a carrier did not take a message. The pipeline decides from this alone whether and
+    when to try again, so every carrier states its own error policy here."""
+
     permanent: bool
     code: int | None
     detail: str
+    # Temporary errors: how many retries a message gets in all after errors like this, and the
+    # first wait before the next attempt, doubling per failure up to `max_delay_seconds`.
+    # Left at None, the pipeline's own defaults apply.
+    retries: int | None = None
+    delay_seconds: float | None = None
+    max_delay_seconds: float | None = None
+    # A name for the kind of error ("throttle", "temporary", ...), for logs and failure details.
+    error_class: str | None = None
+    # False when the carrier never tried (not connected): it uses up no retry, and only the
+    # message's validity ends the waiting.
+    counts: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,12 @@ class Receipt:
     status: Status
     code: int | None = None
     detail: str | None = None
+    # Evidence beside the id, for a receipt whose id matches no message (its submit was in
+    # doubt): the handset it was for (E.164), when the carrier says the message was submitted,
+    # and the start of its text as the carrier quotes it.
+    destination: str | None = None
+    submitted_at: datetime | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)

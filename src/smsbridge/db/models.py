@@ -150,6 +150,11 @@ class Message(Base):
     claimed_at: Mapped[datetime | None]
     carrier_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the latest submit went to the carrier: evidence for matching a receipt to a message
+    # whose submit was in doubt.
+    submitted_at: Mapped[datetime | None]
+    # Temporary carrier refusals so far, counted against the carrier's retry limit.
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failure_code: Mapped[int | None]
     failure_detail: Mapped[str | None] = mapped_column(Text)
     failure_permanent: Mapped[bool | None]
@@ -468,6 +473,35 @@ class OrphanReceipt(Base):
     code: Mapped[int | None]
     detail: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime]
+    # What the carrier said beside the id: the handset, its submit time and the text's start.
+    # A receipt no id matches is kept, and this is how it finds an in-doubt message.
+    destination: Mapped[str | None] = mapped_column(String(20))
+    submitted_at: Mapped[datetime | None]
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class SmppParked(Base):
+    """A PDU from an SMSC that could not be used (it would not decode, or a receipt without an
+    id): answered, so the SMSC stops resending it, and kept here for an operator."""
+
+    __tablename__ = "smpp_parked"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+
+
+class SmppInboundSeen(Base):
+    """A single-part inbound SMS recently received (by its fingerprint): the same SMS delivered
+    again soon after, because the SMSC missed our deliver_sm_resp, keeps its carrier id."""
+
+    __tablename__ = "smpp_inbound_seen"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    carrier_ref: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SimSubmission(Base):

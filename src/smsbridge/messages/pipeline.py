@@ -13,22 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from smsbridge.carriers.base import Carrier, InboundSms, Receipt, Submission, SubmitResult
+from smsbridge.carriers.base import (
+    Carrier,
+    InboundSms,
+    Receipt,
+    Submission,
+    SubmitError,
+    SubmitResult,
+)
 from smsbridge.clock import Clock
 from smsbridge.credits import ledger
 from smsbridge.db.engine import Database
 from smsbridge.db.models import CarrierPart, Message, OrphanReceipt
+from smsbridge.messages import evidence
 from smsbridge.messages.inbound import InboundService
 from smsbridge.messages.status import FINAL_STATUSES, REFUNDED_STATUSES, State, Status
 from smsbridge.settings import PipelineSettings
@@ -49,6 +59,39 @@ def valid_until(created: datetime, schedule: datetime | None, validity_minutes: 
     """When a message stops being worth sending: its validity counts from when it was due
     (its schedule, or its creation), never from its latest retry."""
     return (schedule or created) + timedelta(minutes=validity_minutes)
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    give_up: bool
+    retries: int
+    """Temporary failures counted so far, this one included."""
+    delay_seconds: float
+
+
+def retry_decision(
+    error: SubmitError, attempts: int, retries: int, settings: PipelineSettings
+) -> RetryDecision:
+    """Whether and when a message is tried again after a temporary submit error.
+
+    The carrier's error says how many retries errors like it deserve and how long to wait
+    (the pipeline's settings fill in what it leaves out). A failure that `counts` uses up a
+    retry, and the message gives up once it has had more than it is allowed; one that does not
+    (the carrier never tried) only waits, and validity ends it. Waits double per failure.
+    """
+    base = settings.retry_delay_seconds if error.delay_seconds is None else error.delay_seconds
+    ceiling = (
+        settings.max_retry_delay_seconds
+        if error.max_delay_seconds is None
+        else error.max_delay_seconds
+    )
+    if not error.counts:
+        step = max(attempts - 1, 0)
+        return RetryDecision(False, retries, min(base * 2 ** min(step, 16), ceiling))
+    counted = retries + 1
+    allowed = settings.max_retries if error.retries is None else error.retries
+    delay = min(base * 2 ** min(counted - 1, 16), ceiling)
+    return RetryDecision(counted > allowed, counted, delay)
 
 
 def worker_name() -> str:
@@ -160,7 +203,7 @@ class Pipeline:
             if not rows:
                 return []
             deadlines = {r.id: valid_until(r.created, r.schedule, r.validity_minutes) for r in rows}
-            expired = [r for r in rows if deadlines[r.id] < now]
+            expired = [r for r in rows if deadlines[r.id] <= now]
             live = [r for r in rows if r not in expired]
             for row in expired:
                 self._finish(
@@ -182,6 +225,7 @@ class Pipeline:
                         state=State.SUBMITTING.value,
                         claimed_by=worker,
                         claimed_at=now,
+                        submitted_at=now,
                         attempts=Message.attempts + 1,
                         modified=now,
                     )
@@ -288,7 +332,15 @@ class Pipeline:
         error = result.error
         assert error is not None
         row = session.execute(
-            select(Message.account_id, Message.credits_milli, Message.attempts).where(
+            select(
+                Message.account_id,
+                Message.credits_milli,
+                Message.attempts,
+                Message.retries,
+                Message.created,
+                Message.schedule,
+                Message.validity_minutes,
+            ).where(
                 Message.id == result.message_id,
                 Message.state == State.SUBMITTING.value,
                 Message.claimed_by == worker,
@@ -296,21 +348,35 @@ class Pipeline:
         ).first()
         if row is None:
             return
+        deadline = valid_until(row.created, row.schedule, row.validity_minutes)
+        finish = functools.partial(
+            self._finish, session, result.message_id, row.account_id, row.credits_milli
+        )
         if error.permanent:
-            self._finish(
-                session,
-                result.message_id,
-                row.account_id,
-                row.credits_milli,
+            finish(Status.REJECTED, now, code=error.code, detail=error.detail, permanent=True)
+            return
+        decision = retry_decision(error, row.attempts, row.retries, self._settings)
+        if decision.give_up:
+            finish(
                 Status.REJECTED,
                 now,
                 code=error.code,
-                detail=error.detail,
+                detail=f"Gave up after {decision.retries} retries: {error.detail}",
                 permanent=True,
             )
             return
-        # Transient: back off exponentially (capped); validity expiry ends the retries.
-        delay = min(2 ** min(row.attempts, 8), 300)
+        if deadline <= now:
+            finish(
+                Status.EXPIRED,
+                now,
+                code=error.code,
+                detail=f"Validity ran out while retrying: {error.detail}",
+                permanent=True,
+            )
+            return
+        # The next attempt never falls after the validity: at that moment the claim finds the
+        # message out of time and ends it EXPIRED (refunded, with its webhook).
+        ready_at = min(now + timedelta(seconds=decision.delay_seconds), deadline)
         session.execute(
             update(Message)
             .where(Message.id == result.message_id)
@@ -318,7 +384,8 @@ class Pipeline:
                 state=State.QUEUED.value,
                 claimed_by=None,
                 claimed_at=None,
-                ready_at=now + timedelta(seconds=delay),
+                ready_at=ready_at,
+                retries=decision.retries,
                 failure_code=error.code,
                 failure_detail=error.detail,
                 failure_permanent=False,
@@ -337,28 +404,48 @@ class Pipeline:
             known = self._apply(session, receipts, now)
             orphans = [r for r in receipts if r.carrier_ref not in known]
             if orphans:
-                existing = set(
-                    session.scalars(
-                        select(OrphanReceipt.carrier_ref).where(
-                            OrphanReceipt.carrier_ref.in_([r.carrier_ref for r in orphans])
-                        )
-                    )
-                )
-                fresh = {r.carrier_ref: r for r in orphans if r.carrier_ref not in existing}
-                if fresh:
-                    session.execute(
-                        insert(OrphanReceipt),
-                        [
-                            {
-                                "carrier_ref": r.carrier_ref,
-                                "status": r.status.value,
-                                "code": r.code,
-                                "detail": r.detail,
-                                "received_at": now,
-                            }
-                            for r in fresh.values()
-                        ],
-                    )
+                self._keep_orphans(session, orphans, now)
+
+    def _keep_orphans(self, session: Session, orphans: Sequence[Receipt], now: datetime) -> None:
+        """Keep receipts no message claims yet, with their evidence. A later receipt for the
+        same id replaces a kept one unless that one was final and this is not (an ENROUTE
+        after the DELIVERED must not undo it)."""
+        latest = {r.carrier_ref: r for r in orphans}
+        existing = {
+            o.carrier_ref: o
+            for o in session.scalars(
+                select(OrphanReceipt).where(OrphanReceipt.carrier_ref.in_(list(latest)))
+            )
+        }
+        fresh = []
+        for ref, receipt in latest.items():
+            held = existing.get(ref)
+            if held is None:
+                fresh.append(receipt)
+                continue
+            if Status(held.status) in FINAL_STATUSES and receipt.status not in FINAL_STATUSES:
+                continue
+            held.status, held.code, held.detail = receipt.status.value, receipt.code, receipt.detail
+            held.destination = receipt.destination or held.destination
+            held.submitted_at = receipt.submitted_at or held.submitted_at
+            held.text = receipt.text or held.text
+        if fresh:
+            session.execute(
+                insert(OrphanReceipt),
+                [
+                    {
+                        "carrier_ref": r.carrier_ref,
+                        "status": r.status.value,
+                        "code": r.code,
+                        "detail": r.detail,
+                        "received_at": now,
+                        "destination": r.destination,
+                        "submitted_at": r.submitted_at,
+                        "text": r.text,
+                    }
+                    for r in fresh
+                ],
+            )
 
     def _apply(self, session: Session, receipts: Sequence[Receipt], now: datetime) -> set[str]:
         refs = [r.carrier_ref for r in receipts]
@@ -503,7 +590,76 @@ class Pipeline:
             )
             if refs:
                 self._apply_orphans(session, refs)
-        return len(refs)
+            resolved = self._resolve_in_doubt(session, self._clock.now())
+        return len(refs) + resolved
+
+    def _resolve_in_doubt(self, session: Session, now: datetime) -> int:
+        """Give in-doubt messages the receipts that the carrier's evidence ties to them (see
+        messages/evidence.py): each such message takes the receipt's id, then its status."""
+        doubts = self._doubtful(session, limit=500)
+        if not doubts:
+            return 0
+        # A receipt may also be waiting for a submit to the same handset whose answer is not
+        # recorded yet: while one is in flight, that handset's receipts are not evidence.
+        busy = set(
+            session.scalars(
+                select(Message.destination).where(
+                    Message.state == State.SUBMITTING.value,
+                    Message.destination.in_(sorted({d.destination for d in doubts})),
+                )
+            )
+        )
+        doubts = [d for d in doubts if d.destination not in busy]
+        if not doubts:
+            return 0
+        loose = self._loose_receipts(session, {d.destination for d in doubts})
+        matched = evidence.pairs(doubts, loose, now)
+        for message_id, ref in matched:
+            result = session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.state == State.IN_DOUBT.value)
+                .values(
+                    state=State.SUBMITTED.value,
+                    status=Status.SENT.value,
+                    carrier_ref=ref,
+                    failure_detail="The submit was in doubt; the carrier's receipt "
+                    f"{ref} matched it by handset, submit time and text.",
+                    modified=now,
+                )
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                log.info("in-doubt message %s matched to receipt %s", message_id, ref)
+                self._notify(session, [message_id], now)
+                self._apply_orphans(session, [ref])
+        return len(matched)
+
+    def _doubtful(self, session: Session, limit: int) -> list[evidence.DoubtfulMessage]:
+        # Long messages are sent as parts with a receipt each: those stay for the operator.
+        return [
+            evidence.DoubtfulMessage(r.id, r.destination, r.content, r.submitted_at)
+            for r in session.execute(
+                select(Message.id, Message.destination, Message.content, Message.submitted_at)
+                .where(
+                    Message.state == State.IN_DOUBT.value,
+                    Message.submitted_at.is_not(None),
+                    Message.segments == 1,
+                )
+                .order_by(Message.submitted_at)
+                .limit(limit)
+            )
+        ]
+
+    def _loose_receipts(
+        self, session: Session, destinations: set[str]
+    ) -> list[evidence.LooseReceipt]:
+        return [
+            evidence.LooseReceipt(
+                o.carrier_ref, o.destination, o.submitted_at, o.text, o.received_at
+            )
+            for o in session.scalars(
+                select(OrphanReceipt).where(OrphanReceipt.destination.in_(sorted(destinations)))
+            )
+        ]
 
     def _apply_orphans(self, session: Session, refs: list[str]) -> None:
         # Orphans are rare; a probe of the (usually empty) table is cheaper than the IN lookup.
@@ -571,6 +727,78 @@ class Pipeline:
                     .limit(limit)
                 )
             )
+
+    def in_doubt_report(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Each in-doubt message with the unmatched receipts that could be its own, and which
+        way the evidence leans: what an operator needs before `resend` or `close`."""
+        with self._db.read() as session:
+            messages = list(
+                session.scalars(
+                    select(Message)
+                    .where(Message.state == State.IN_DOUBT.value)
+                    .order_by(Message.modified)
+                    .limit(limit)
+                )
+            )
+            loose = self._loose_receipts(session, {m.destination for m in messages})
+            doubts = {
+                m.id: evidence.DoubtfulMessage(
+                    m.id, m.destination, m.content, m.submitted_at or m.modified
+                )
+                for m in messages
+            }
+            fits = evidence.candidates(list(doubts.values()), loose)
+            shared: dict[str, int] = {}
+            for fitting in fits.values():
+                for receipt in fitting:
+                    shared[receipt.carrier_ref] = shared.get(receipt.carrier_ref, 0) + 1
+            report = []
+            for message in messages:
+                submitted = doubts[message.id].submitted_at
+                found = fits[message.id]
+                most = max((shared[r.carrier_ref] for r in found), default=0)
+                answered_later = session.scalar(
+                    select(Message.id)
+                    .where(
+                        Message.submitted_at > submitted,
+                        Message.carrier_ref.is_not(None),
+                        Message.state.in_([State.SUBMITTED.value, State.FINAL.value]),
+                    )
+                    .limit(1)
+                )
+                if found:
+                    verdict = (
+                        "the carrier most likely has it: a receipt for this handset, time and "
+                        "text arrived"
+                    )
+                    if len(found) > 1:
+                        verdict += f"; {len(found)} receipts fit it: choose by hand"
+                    if most > 1:
+                        verdict += f"; a receipt fits {most} in-doubt messages: choose by hand"
+                elif answered_later is not None:
+                    verdict = (
+                        "most likely not received: later submits were answered, and no "
+                        "receipt for it has come"
+                    )
+                else:
+                    verdict = "cannot tell yet: nothing was answered after it"
+                report.append(
+                    {
+                        "message": message,
+                        "likely_held": bool(found),
+                        "verdict": verdict,
+                        "candidates": [
+                            {
+                                "carrier_ref": r.carrier_ref,
+                                "received_at": r.received_at,
+                                "submitted_at": r.submitted_at,
+                                "text": r.text,
+                            }
+                            for r in found
+                        ],
+                    }
+                )
+            return report
 
     def settle_in_doubt(self, message_ids: Sequence[str], *, resend: bool) -> int:
         """Resend messages whose submit was in doubt (risking a duplicate), or close them as

@@ -231,6 +231,14 @@ class SmppPeer:
         result: dict[str, Any] = self._call("POST", "/deliver", body)
         return result
 
+    def raw(self, data: bytes, system_id: str | None = None) -> dict[str, Any]:
+        """Write `data` as it is to a bound receiver/transceiver session (garbage, on purpose)."""
+        body: dict[str, Any] = {"hex": data.hex()}
+        if system_id is not None:
+            body["system_id"] = system_id
+        result: dict[str, Any] = self._call("POST", "/raw", body)
+        return result
+
     def drop(self) -> list[int]:
         """Destroy every open SMPP session (no unbind); returns their session numbers."""
         result: list[int] = self._call("POST", "/drop", {})["dropped"]

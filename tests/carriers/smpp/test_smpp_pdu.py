@@ -27,7 +27,6 @@ from smsbridge.carriers.smpp.pdu import (
     PduReader,
     QuerySm,
     QuerySmResp,
-    StatusClass,
     SubmitSm,
     SubmitSmResp,
     Tlv,
@@ -35,7 +34,6 @@ from smsbridge.carriers.smpp.pdu import (
     Unbind,
     UnbindResp,
     UnknownPdu,
-    classify_status,
     command_name,
     decode,
     decode_header,
@@ -372,43 +370,6 @@ def test_command_status_values(name: str, value: int) -> None:
     assert CommandStatus[name] == value
 
 
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (CommandStatus.ESME_ROK, "ok"),
-        (CommandStatus.ESME_RTHROTTLED, "throttle"),
-        (CommandStatus.ESME_RMSGQFUL, "throttle"),
-        (CommandStatus.ESME_RSYSERR, "transient"),
-        (CommandStatus.ESME_RX_T_APPN, "transient"),
-        (CommandStatus.ESME_RSUBMITFAIL, "transient"),
-        (CommandStatus.ESME_RINVBNDSTS, "transient"),
-        (CommandStatus.ESME_RUNKNOWNERR, "transient"),
-        (0x0000040B, "transient"),  # vendor-specific: unknown, so retried
-        (CommandStatus.ESME_RINVSRCADR, "permanent"),
-        (CommandStatus.ESME_RINVDSTADR, "permanent"),
-        (CommandStatus.ESME_RINVMSGLEN, "permanent"),
-        (CommandStatus.ESME_RINVESMCLASS, "permanent"),
-        (CommandStatus.ESME_RINVDCS, "permanent"),
-        (CommandStatus.ESME_RX_P_APPN, "permanent"),
-        (CommandStatus.ESME_RX_R_APPN, "permanent"),
-        (CommandStatus.ESME_RINVPASWD, "permanent"),
-        (CommandStatus.ESME_RINVEXPIRY, "permanent"),
-    ],
-)
-def test_classify_status(status: int, expected: str) -> None:
-    assert classify_status(status) == expected
-
-
-def test_classify_status_overrides() -> None:
-    overrides: dict[int, StatusClass] = {
-        0x40B: "permanent",
-        CommandStatus.ESME_RSUBMITFAIL: "permanent",
-    }
-    assert classify_status(0x40B, overrides) == "permanent"
-    assert classify_status(CommandStatus.ESME_RSUBMITFAIL, overrides) == "permanent"
-    assert classify_status(CommandStatus.ESME_RSYSERR, overrides) == "transient"
-
-
 def test_next_sequence_wraps_to_one() -> None:
     assert next_sequence(0) == 1
     assert next_sequence(41) == 42
@@ -605,3 +566,94 @@ def test_submit_parts_options() -> None:
     assert decode(encode(submit, 1))[1] == submit
     with pytest.raises(ValueError):
         submit_parts("x", source="a", destination="b", registered_delivery=False, reference=256)
+
+
+# -- validity_period, data_coding and flash -------------------------------------------------------
+
+
+def test_validity_period_relative_absolute_and_none() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from smsbridge.carriers.smpp.pdu import validity_period
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert validity_period(now + timedelta(minutes=1), now, "relative") == "000000000100000R"
+    assert validity_period(now + timedelta(days=2, hours=3), now, "relative") == (
+        "000002030000000R"
+    )
+    # Less than a second left still says "1 second", never a zero the SMSC reads as "default".
+    assert validity_period(now + timedelta(milliseconds=200), now, "relative") == (
+        "000000000001000R"
+    )
+    until = now + timedelta(hours=5)
+    assert validity_period(until, now, "absolute") == until.strftime("%y%m%d%H%M%S") + "000+"
+    assert validity_period(until, now, "none") == ""
+    assert validity_period(None, now, "relative") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "flash", "gsm7_data_coding", "alt", "expected"),
+    [
+        ("hi", False, 0, False, 0x00),
+        ("hi", False, 1, False, 0x01),
+        ("hi", False, 3, False, 0x03),
+        ("Привет", False, 3, False, 0x08),
+        ("hi", True, 0, False, 0x10),
+        ("hi", True, 3, True, 0xF0),
+        ("Привет", True, 0, True, 0x18),
+    ],
+)
+def test_data_coding_by_connector_and_flash(text, flash, gsm7_data_coding, alt, expected) -> None:
+    [submit] = submit_parts(
+        text,
+        source="Acme",
+        destination="447700900123",
+        registered_delivery=True,
+        reference=1,
+        gsm7_data_coding=gsm7_data_coding,
+        flash=flash,
+        flash_alt_dcs=alt,
+    )
+    assert submit.data_coding == expected
+
+
+def test_gsm7_as_latin1_or_ascii_keeps_the_billed_parts_and_refuses_what_it_cannot_carry() -> None:
+    text = "Prix: 5£ " * 30  # GSM-7, two parts
+    parts_0 = submit_parts(
+        text, source="Acme", destination="1234", registered_delivery=True, reference=9
+    )
+    parts_3 = submit_parts(
+        text,
+        source="Acme",
+        destination="1234",
+        registered_delivery=True,
+        reference=9,
+        gsm7_data_coding=3,
+    )
+    assert len(parts_3) == len(parts_0) == 2
+    joined = b"".join(part.short_message[6:] for part in parts_3)
+    assert joined.decode("latin-1") == text
+    with pytest.raises(ValueError, match="cannot carry '£'"):
+        submit_parts(
+            text,
+            source="Acme",
+            destination="1234",
+            registered_delivery=True,
+            reference=9,
+            gsm7_data_coding=1,
+        )
+    with pytest.raises(ValueError, match="cannot carry 'Δ'"):
+        submit_parts(
+            "Δ", source="Acme", destination="1234", registered_delivery=True, reference=9,
+            gsm7_data_coding=3,
+        )  # fmt: skip
+
+
+def test_reader_keeps_each_pdus_octets_and_the_start_of_a_broken_stream() -> None:
+    first = encode(EnquireLink(), 3)
+    reader = PduReader()
+    [(_header, _pdu, raw)] = reader.feed_raw(first)
+    assert raw == first
+    with pytest.raises(PduError):
+        reader.feed(b"\x00\x00\x00\x03garbage")
+    assert reader.rejected.startswith(b"\x00\x00\x00\x03garbage")

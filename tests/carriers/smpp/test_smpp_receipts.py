@@ -269,3 +269,20 @@ def test_exact_spelling_wins_and_ambiguity_refuses() -> None:
     assert match_message_id("123", {"123", "7b", "291"}) == "123"
     assert match_message_id("123", {"7b"}) == "7b"
     assert match_message_id("123", {"7b", "291"}) is None
+
+
+def test_receipt_submit_dates_read_as_utc_with_the_smscs_offset() -> None:
+    from datetime import UTC, datetime
+
+    from smsbridge.carriers.smpp.carrier import receipt_time
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    assert receipt_time(now.strftime("%y%m%d%H%M")) == now
+    assert receipt_time(now.strftime("%y%m%d%H%M%S")) == now
+    local = now.replace(tzinfo=None)
+    from datetime import timedelta
+
+    written = (local + timedelta(hours=1)).strftime("%y%m%d%H%M")  # an SMSC on UTC+1
+    assert receipt_time(written, 60) == now
+    for junk in (None, "", "26130199", "2613019999", "abc"):
+        assert receipt_time(junk) is None

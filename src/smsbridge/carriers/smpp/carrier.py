@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text
@@ -22,14 +23,16 @@ from smsbridge.carriers.base import (
     SubmitResult,
 )
 from smsbridge.carriers.smpp import pdu as p
+from smsbridge.carriers.smpp.addresses import inbound_number
 from smsbridge.carriers.smpp.connector import Connector, canonical_id
-from smsbridge.carriers.smpp.reassembly import Part, join_parts, part_from_deliver_sm
-from smsbridge.carriers.smpp.receipts import receipt_from_deliver_sm
+from smsbridge.carriers.smpp.reassembly import Part, join_parts, parse_udh, part_from_deliver_sm
+from smsbridge.carriers.smpp.receipts import DeliveryReceipt, receipt_from_deliver_sm
 from smsbridge.clock import Clock
 from smsbridge.db.engine import Database
-from smsbridge.db.models import InboundPart
+from smsbridge.db.models import InboundPart, SmppInboundSeen, SmppParked
+from smsbridge.messages.status import Status
 from smsbridge.numbers.phone import InvalidNumber, normalise_number
-from smsbridge.settings import SmppSettings
+from smsbridge.settings import SmppConnectorSettings, SmppSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,13 @@ class SmppCarrier:
         self._home_region = home_region
         self._events: CarrierEvents | None = None
         self.connectors = [
-            Connector(c, self._deliver_handler(c.name, c.receipt_id_base, c.gsm7_packed))
+            Connector(
+                c,
+                self._deliver_handler(c),
+                clock=clock,
+                home_region=home_region,
+                on_malformed=self._park_handler(c.name),
+            )
             for c in settings.connectors
         ]
         # Parsing a number costs more than the rest of a submit: only do it when some
@@ -112,26 +121,87 @@ class SmppCarrier:
 
     # -- in --------------------------------------------------------------------------------
 
-    def _deliver_handler(self, name: str, id_base: str, packed: bool) -> Any:
-        async def handle(message: p.DeliverSm) -> int:
+    def _deliver_handler(self, settings: SmppConnectorSettings) -> Any:
+        name = settings.name
+
+        async def handle(message: p.DeliverSm, raw: bytes) -> int:
             connector = next(c for c in self.connectors if c.name == name)
-            receipt = receipt_from_deliver_sm(message)
-            if receipt is not None:
+            if message.is_receipt:
+                receipt = receipt_from_deliver_sm(message)
+                if receipt is None:
+                    # A receipt we cannot tie to anything. Parked, not taken for a customer's
+                    # SMS (that would email the receipt's text to someone).
+                    await self._park(name, "receipt with no message id", raw)
+                    return p.CommandStatus.ESME_ROK
                 connector.metrics.receipts += 1
-                await self._queue_receipt(
-                    Receipt(
-                        carrier_ref=canonical_id(receipt.message_id, id_base),
-                        status=receipt.status,
-                        code=receipt.error_code,
-                        detail=receipt.error,
+                if receipt.status == Status.UNKNOWN:
+                    log.warning(
+                        "SMPP %s: receipt with a state we do not know (%s): %s",
+                        name,
+                        receipt.state,
+                        raw.hex(),
                     )
-                )
+                await self._queue_receipt(self._receipt(settings, message, receipt))
                 return p.CommandStatus.ESME_ROK
             connector.metrics.inbound += 1
-            await self._inbound(name, part_from_deliver_sm(message, gsm7_packed=packed))
+            if message.esm_class & p.ESM_UDHI:
+                try:
+                    parse_udh(message.message)
+                except ValueError as exc:
+                    log.warning(
+                        "SMPP %s: inbound SMS with a broken UDH (%s), kept as text: %s",
+                        name,
+                        exc,
+                        raw.hex(),
+                    )
+            await self._inbound(
+                name, message, part_from_deliver_sm(message, gsm7_packed=settings.gsm7_packed)
+            )
             return p.CommandStatus.ESME_ROK
 
         return handle
+
+    def _receipt(
+        self, settings: SmppConnectorSettings, message: p.DeliverSm, receipt: DeliveryReceipt
+    ) -> Receipt:
+        # A receipt travels from the handset: its source_addr is our submit's destination.
+        return Receipt(
+            carrier_ref=canonical_id(receipt.message_id, settings.receipt_id_base),
+            status=receipt.status,
+            code=receipt.error_code,
+            detail=receipt.error,
+            destination=self._number(
+                message.source_addr, message.source_addr_ton, message.source_addr_npi
+            ),
+            submitted_at=receipt_time(receipt.submit_date, settings.receipt_date_offset_minutes),
+            text=receipt.text,
+        )
+
+    def _number(self, addr: str, ton: int, npi: int) -> str:
+        return inbound_number(addr, ton, npi, self._home_region)
+
+    def _park_handler(self, name: str) -> Any:
+        async def park(reason: str, raw: bytes) -> None:
+            await self._park(name, reason, raw)
+
+        return park
+
+    async def _park(self, connector: str, reason: str, raw: bytes) -> None:
+        """Keep an unusable PDU for the operator (committed before the SMSC gets its answer)."""
+        log.warning("SMPP %s: parked a PDU (%s): %s", connector, reason, raw.hex())
+
+        def store() -> None:
+            with self._db.write() as session:
+                session.add(
+                    SmppParked(
+                        connector=connector,
+                        reason=reason[:500],
+                        raw=raw,
+                        received_at=self._clock.now(),
+                    )
+                )
+
+        await asyncio.to_thread(store)
 
     async def _queue_receipt(self, receipt: Receipt) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -157,15 +227,22 @@ class SmppCarrier:
                 if not done.done():
                     done.set_result(None)
 
-    async def _inbound(self, connector: str, part: Part) -> None:
+    async def _inbound(self, connector: str, message: p.DeliverSm, part: Part) -> None:
         assert self._events is not None
-        sender = _e164(part.source)
-        recipient = _e164(part.destination)
+        # One handset, one conversation, whether the SMSC writes its number nationally or
+        # internationally; our Reply Number likewise.
+        sender = self._number(message.source_addr, message.source_addr_ton, message.source_addr_npi)
+        recipient = self._number(
+            message.destination_addr, message.dest_addr_ton, message.dest_addr_npi
+        )
         if part.total <= 1:
             content = join_parts([part])
+            carrier_ref = await asyncio.to_thread(
+                self._single_part_ref, connector, sender, recipient, part
+            )
             await self._events.on_inbound(
                 InboundSms(
-                    carrier_ref=f"smpp-{uuid.uuid4().hex}",
+                    carrier_ref=carrier_ref,
                     sender=sender,
                     recipient=recipient,
                     content=content if isinstance(content, str) else content.hex(),
@@ -177,6 +254,45 @@ class SmppCarrier:
         complete = await asyncio.to_thread(self._store_part, group, part, sender, recipient)
         if complete is not None:
             await self._deliver_group(group, complete)
+
+    def _single_part_ref(self, connector: str, sender: str, recipient: str, part: Part) -> str:
+        """The carrier id of a single-part SMS: the id of the same SMS received moments ago, if
+        any, so a deliver_sm the SMSC resends (it missed our deliver_sm_resp) is stored once.
+
+        SMPP gives an inbound SMS no id of its own, so "the same" is its fingerprint: connector,
+        sender, number, data_coding and octets, within `inbound_duplicate_window_seconds`. An
+        identical text sent again after the window is a new SMS.
+        """
+        fingerprint = hashlib.sha256(
+            "|".join(
+                (connector, sender, recipient, str(part.data_coding), part.payload.hex())
+            ).encode()
+        ).hexdigest()
+        now = self._clock.now()
+        window = timedelta(seconds=self._settings.inbound_duplicate_window_seconds)
+        with self._db.write() as session:
+            seen = session.get(SmppInboundSeen, fingerprint, with_for_update=True)
+            if seen is not None and now - seen.seen_at <= window:
+                log.info("SMPP %s: the same SMS from %s again; stored once", connector, sender)
+                seen.seen_at = now
+                return seen.carrier_ref
+            carrier_ref = f"smpp-{uuid.uuid4().hex}"
+            if seen is None:
+                try:
+                    with session.begin_nested():
+                        session.add(
+                            SmppInboundSeen(
+                                fingerprint=fingerprint, carrier_ref=carrier_ref, seen_at=now
+                            )
+                        )
+                except IntegrityError:
+                    # The same SMS on another connection at the same moment: one id for both.
+                    other = session.get(SmppInboundSeen, fingerprint, populate_existing=True)
+                    if other is not None:
+                        return other.carrier_ref
+            else:
+                seen.carrier_ref, seen.seen_at = carrier_ref, now
+            return carrier_ref
 
     def _store_part(
         self, group: str, part: Part, sender: str, recipient: str
@@ -245,8 +361,16 @@ class SmppCarrier:
             try:
                 for group, rows in await asyncio.to_thread(self._expired_groups):
                     await self._deliver_group(group, rows)
+                await asyncio.to_thread(self._forget_seen)
             except Exception:
                 log.exception("SMPP: expiring incomplete inbound SMS failed")
+
+    def _forget_seen(self) -> None:
+        cutoff = self._clock.now() - timedelta(
+            seconds=self._settings.inbound_duplicate_window_seconds
+        )
+        with self._db.write() as session:
+            session.execute(delete(SmppInboundSeen).where(SmppInboundSeen.seen_at < cutoff))
 
     def _expired_groups(self) -> list[tuple[str, list[InboundPart]]]:
         cutoff = self._clock.now() - timedelta(seconds=self._settings.inbound_part_timeout_seconds)
@@ -280,6 +404,13 @@ def _part(row: InboundPart, packed: bool) -> Part:
     )
 
 
-def _e164(address: str) -> str:
-    digits = address.strip()
-    return digits if digits.startswith("+") or not digits.isdigit() else "+" + digits
+def receipt_time(value: str | None, offset_minutes: int = 0) -> datetime | None:
+    """A receipt's "submit date" (YYMMDDhhmm, sometimes with seconds) as UTC, given the SMSC
+    writes its local time at UTC + `offset_minutes`; None when absent or unreadable."""
+    if not value or not value.isdigit() or len(value) not in (10, 12):
+        return None
+    try:
+        when = datetime.strptime(value, "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M")
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) - timedelta(minutes=offset_minutes)

@@ -7,25 +7,33 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from smsbridge.carriers.base import Submission, SubmitError, SubmitResult
 from smsbridge.carriers.smpp import pdu as p
+from smsbridge.carriers.smpp.addresses import AddressError, outbound_address
+from smsbridge.carriers.smpp.errors import (
+    REBIND_STATUSES,
+    ErrorTable,
+    Override,
+    parse_code,
+    status_name,
+)
 from smsbridge.carriers.smpp.session import (
     BindMode,
     DeliverHandler,
+    ParkHandler,
+    Reply,
     SessionClosed,
     SmppSession,
-    status_name,
 )
+from smsbridge.clock import Clock, SystemClock
 from smsbridge.settings import SmppConnectorSettings
 
 log = logging.getLogger(__name__)
 
-# Transient refusals of one part are retried this often, quickly, before the message goes
-# back to the pipeline's slower backoff.
-TRANSIENT_RETRIES = 2
 # A throttled connection waits this long at first, doubling to the maximum while it lasts.
 THROTTLE_PAUSE = (0.2, 5.0)
 # A part throttled for longer than this goes back to the pipeline's slower backoff, so one
@@ -70,11 +78,38 @@ class _NotSent(Exception):
     """The part never left us: safe to try again (here, or later through the pipeline)."""
 
 
+def error_table(settings: SmppConnectorSettings) -> ErrorTable:
+    """The default error table with this connector's `errors` overrides."""
+    return ErrorTable(
+        {
+            parse_code(key): Override(
+                error_class=value.error_class,
+                retries=value.retries,
+                delay_seconds=value.delay_seconds,
+                max_delay_seconds=value.max_delay_seconds,
+            )
+            for key, value in settings.errors.items()
+        }
+    )
+
+
 class Connector:
-    def __init__(self, settings: SmppConnectorSettings, on_deliver: DeliverHandler) -> None:
+    def __init__(
+        self,
+        settings: SmppConnectorSettings,
+        on_deliver: DeliverHandler,
+        *,
+        clock: Clock | None = None,
+        home_region: str = "GB",
+        on_malformed: ParkHandler | None = None,
+    ) -> None:
         self.settings = settings
         self.name = settings.name
         self._on_deliver = on_deliver
+        self._on_malformed = on_malformed
+        self._clock: Clock = clock or SystemClock()
+        self._home_region = home_region
+        self.errors = error_table(settings)
         self._window = asyncio.Semaphore(settings.window_size)
         self._bound = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -85,6 +120,7 @@ class Connector:
         self._pause = 0.0
         self._reference = 0
         self._in_flight = 0
+        self._rebinding: asyncio.Future[None] | None = None
         self.metrics = Metrics()
 
     # -- which messages it serves ------------------------------------------------------------
@@ -173,6 +209,7 @@ class Connector:
                 response_timeout=self.settings.response_timeout_seconds,
                 enquire_link_seconds=self.settings.enquire_link_seconds,
                 on_deliver=self._on_deliver if mode != "transmitter" else None,
+                on_malformed=self._on_malformed if mode != "transmitter" else None,
                 name=self.name,
             )
             self._sessions.append(session)
@@ -190,26 +227,73 @@ class Connector:
 
     # -- submitting ------------------------------------------------------------------------
 
-    async def submit(self, submission: Submission) -> SubmitResult:
+    def submit_sms(self, submission: Submission, now: datetime) -> list[p.SubmitSm]:
+        """The submit_sm PDUs of a message on this connection: addresses, data_coding, validity.
+        Raises ValueError (AddressError, PduError) for a message it cannot carry."""
+        settings = self.settings
+        source = outbound_address(
+            submission.sender,
+            home_region=self._home_region,
+            number_format=settings.number_format,
+            ton_npi=settings.ton_npi,
+            force_ton=settings.source_ton,
+            force_npi=settings.source_npi,
+        )
+        destination = outbound_address(
+            submission.destination,
+            home_region=self._home_region,
+            number_format=settings.number_format,
+            ton_npi=settings.ton_npi,
+            force_ton=settings.dest_ton,
+            force_npi=settings.dest_npi,
+        )
+        if destination.kind == "alphanumeric":
+            raise AddressError(f"the destination {submission.destination!r} is not a number")
         self._reference = (self._reference % 255) + 1
-        try:
-            parts = p.submit_parts(
-                submission.content,
-                source=submission.sender,
-                destination=submission.destination.lstrip("+"),
-                registered_delivery=True,
-                reference=self._reference,
-                source_ton=self.settings.source_ton,
-                source_npi=self.settings.source_npi,
-                dest_ton=self.settings.dest_ton,
-                dest_npi=self.settings.dest_npi,
-                gsm7_packed=self.settings.gsm7_packed,
+        return p.submit_parts(
+            submission.content,
+            source=source.addr,
+            destination=destination.addr,
+            registered_delivery=True,
+            reference=self._reference,
+            source_ton=source.ton,
+            source_npi=source.npi,
+            dest_ton=destination.ton,
+            dest_npi=destination.npi,
+            gsm7_packed=settings.gsm7_packed,
+            validity_period=p.validity_period(
+                submission.valid_until, now, settings.validity_format
+            ),
+            gsm7_data_coding=settings.gsm7_data_coding,
+            flash=submission.flash,
+            flash_alt_dcs=settings.flash_alt_dcs,
+        )
+
+    async def submit(self, submission: Submission) -> SubmitResult:
+        now = self._clock.now()
+        if submission.valid_until is not None and submission.valid_until <= now:
+            # Never hand the SMSC a message that is already out of time.
+            return SubmitResult(
+                submission.message_id,
+                error=SubmitError(
+                    False,
+                    None,
+                    "validity ran out before the submit",
+                    retries=None,
+                    error_class="expired",
+                    counts=False,
+                ),
             )
+        try:
+            parts = self.submit_sms(submission, now)
         except (ValueError, p.PduError) as exc:
-            return SubmitResult(submission.message_id, error=SubmitError(True, None, str(exc)))
+            return SubmitResult(
+                submission.message_id,
+                error=SubmitError(True, None, str(exc), retries=0, error_class="permanent"),
+            )
         refs: list[str] = []
         for part in parts:
-            outcome = await self._submit_part(part)
+            outcome = await self._submit_part(part, submission.valid_until)
             if isinstance(outcome, str):
                 refs.append(outcome)
                 continue
@@ -223,43 +307,102 @@ class Connector:
             part_refs=tuple(refs) if len(refs) > 1 else (),
         )
 
-    async def _submit_part(self, part: p.SubmitSm) -> str | SubmitError | None:
+    async def _submit_part(
+        self, part: p.SubmitSm, valid_until: datetime | None
+    ) -> str | SubmitError | None:
         """The SMSC's id for the part; a SubmitError; or None when it is in doubt."""
-        transient = 0
         throttle_pause = THROTTLE_PAUSE[0]
         throttled_since: float | None = None
         while True:
             try:
-                header, response = await self._send(part)
+                reply = await self._send(part)
             except _NotSent as exc:
-                return SubmitError(False, None, f"not sent: {exc}")
+                # It never left us: no retry is used up; validity ends the wait.
+                return SubmitError(
+                    False,
+                    None,
+                    f"not sent: {exc}",
+                    retries=None,
+                    error_class="not_sent",
+                    counts=False,
+                )
             except (SessionClosed, TimeoutError) as exc:
                 self._note_error("in_doubt", str(exc))
                 return None
+            header = reply.header
             status = header.command_status
-            kind = p.classify_status(status)
-            if kind == "ok":
-                self.metrics.submitted += 1
-                self.metrics.recent.append(time.monotonic())
-                assert isinstance(response, p.SubmitSmResp)
-                return canonical_id(response.message_id, self.settings.submit_id_base)
-            self._note_error(f"{status:#x}", status_name(status))
-            if kind == "throttle":
+            if status == p.CommandStatus.ESME_ROK:
+                response = reply.pdu
+                if isinstance(response, p.SubmitSmResp) and response.message_id.strip():
+                    self.metrics.submitted += 1
+                    self.metrics.recent.append(time.monotonic())
+                    return canonical_id(response.message_id, self.settings.submit_id_base)
+                # Accepted, but with no id we can read: the SMSC has the message, and only its
+                # receipt (matched on destination, time and text) can say which it is.
+                log.warning(
+                    "SMPP %s: %s accepted a submit without a usable message_id: %s",
+                    self.name,
+                    header.name,
+                    reply.raw.hex(),
+                )
+                self._note_error("unreadable_response", header.name)
+                return None
+            detail = status_name(status)
+            if header.command_id == p.CommandId.GENERIC_NACK:
+                detail += " (generic_nack)"
+            if not self.errors.is_known(status):
+                log.warning(
+                    "SMPP %s: unknown command_status %s, taken as temporary: %s",
+                    self.name,
+                    detail,
+                    reply.raw.hex(),
+                )
+            self._note_error(f"{status:#x}", detail)
+            error = self.errors.submit_error(status, detail)
+            if status in REBIND_STATUSES:
+                self._rebind(f"the SMSC answered {detail}")
+                return error
+            if error.error_class == "throttle":
                 # The whole connection slows down, not just this message.
                 self._pause = max(self._pause, throttle_pause)
                 throttle_pause = min(throttle_pause * 2, THROTTLE_PAUSE[1])
                 throttled_since = throttled_since or time.monotonic()
                 given_up = time.monotonic() - throttled_since > THROTTLE_GIVE_UP_SECONDS
-                if self._stopping.is_set() or given_up:
-                    return SubmitError(False, status, status_name(status))
+                now = self._clock.now()
+                out_of_time = valid_until is not None and valid_until <= now
+                if self._stopping.is_set() or given_up or out_of_time:
+                    return error
+                # Sent again later: its relative validity must count from then.
+                part = replace(
+                    part,
+                    validity_period=p.validity_period(
+                        valid_until, now, self.settings.validity_format
+                    ),
+                )
                 continue
-            if kind == "transient" and transient < TRANSIENT_RETRIES:
-                transient += 1
-                await asyncio.sleep(0.5 * transient)
-                continue
-            return SubmitError(kind == "permanent", status, status_name(status))
+            return error
 
-    async def _send(self, part: p.SubmitSm) -> tuple[p.Header, object]:
+    def _rebind(self, reason: str) -> None:
+        """Stop submitting on this session and reconnect once its window has drained: cutting
+        it at once would put the submits still awaiting answers in doubt."""
+        session = self._transmitter
+        if session is None or self._rebinding is not None:
+            return
+        self._bound.clear()
+
+        async def drain_then_abort() -> None:
+            deadline = time.monotonic() + self.settings.response_timeout_seconds
+            while self.window_in_use and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            await session.abort(f"{reason}: rebinding")
+
+        def done(_task: asyncio.Task[None]) -> None:
+            self._rebinding = None
+
+        self._rebinding = asyncio.ensure_future(drain_then_abort())
+        self._rebinding.add_done_callback(done)
+
+    async def _send(self, part: p.SubmitSm) -> Reply:
         if self._stopping.is_set():
             raise _NotSent("the connector is stopping")
         try:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import math
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import ClassVar, Final, Literal, Self, TypeAlias
 
@@ -131,62 +133,6 @@ class CommandStatus(enum.IntEnum):
     ESME_RDELIVERYFAILURE = 0x000000FE
     ESME_RUNKNOWNERR = 0x000000FF
     ESME_RINVDCS = 0x00000104
-
-
-StatusClass: TypeAlias = Literal["ok", "throttle", "transient", "permanent"]
-
-# The SMSC is busy, not refusing the message: slow the whole bind down, then resend.
-_THROTTLE: Final = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
-# Worth resending as is, after a back-off (and a rebind for the bind-state ones).
-_TRANSIENT: Final = frozenset(
-    {
-        CommandStatus.ESME_RSYSERR,
-        CommandStatus.ESME_RX_T_APPN,
-        # "submit_sm failed" gives no reason; SMSCs use it as often for a route or charging
-        # back end being down as for the message itself, and a bounded retry costs little.
-        CommandStatus.ESME_RSUBMITFAIL,
-        # Bind-state confusion and "too many binds" clear with a fresh bind.
-        CommandStatus.ESME_RINVBNDSTS,
-        CommandStatus.ESME_RALYBND,
-        CommandStatus.ESME_RBINDFAIL,
-        CommandStatus.ESME_RUNKNOWNERR,
-        CommandStatus.ESME_RDELIVERYFAILURE,
-    }
-)
-
-
-def classify_status(status: int, overrides: Mapping[int, StatusClass] | None = None) -> StatusClass:
-    """What a response's command_status means for the request that got it.
-
-    - "ok": accepted.
-    - "throttle": ESME_RTHROTTLED, ESME_RMSGQFUL: the SMSC wants less traffic; slow the bind
-      and resend the same PDU later.
-    - "transient": ESME_RSYSERR, ESME_RX_T_APPN, ESME_RSUBMITFAIL, ESME_RUNKNOWNERR,
-      ESME_RDELIVERYFAILURE, the bind-state errors (ESME_RINVBNDSTS, ESME_RALYBND,
-      ESME_RBINDFAIL), and every code this module does not know: vendor codes (0x400-0x4FF)
-      are as often "no credit" or "route down" as "bad number", and a needless retry with
-      back-off costs less than failing a message that would have gone through.
-    - "permanent": every other standard code. They say the PDU itself is wrong (addresses,
-      length, esm_class, data_coding, times, TLVs, ESME_RX_P_APPN / ESME_RX_R_APPN) or the
-      credentials are (ESME_RINVPASWD, ESME_RINVSYSID), so sending the same bytes again gets
-      the same answer.
-
-    `overrides` lets a carrier's configuration reclassify codes, typically its SMSC's
-    vendor-specific ones.
-    """
-    if overrides is not None and status in overrides:
-        return overrides[status]
-    if status == CommandStatus.ESME_ROK:
-        return "ok"
-    if status in _THROTTLE:
-        return "throttle"
-    if status in _TRANSIENT:
-        return "transient"
-    try:
-        CommandStatus(status)
-    except ValueError:
-        return "transient"
-    return "permanent"
 
 
 class Tag(enum.IntEnum):
@@ -1012,6 +958,8 @@ class PduReader:
         self._max = max_command_length
         self._buffer = bytearray()
         self._failure: str | None = None
+        # The first octets of a stream that broke framing, for the log.
+        self.rejected = b""
 
     @property
     def buffered(self) -> int:
@@ -1020,10 +968,14 @@ class PduReader:
 
     def feed(self, chunk: bytes) -> list[Frame]:
         """Take the next octets read; return every PDU they complete, in order."""
+        return [(header, pdu) for header, pdu, _raw in self.feed_raw(chunk)]
+
+    def feed_raw(self, chunk: bytes) -> list[tuple[Header, Pdu | MalformedPdu, bytes]]:
+        """Like `feed`, with each PDU's own octets too (to log or park what would not decode)."""
         if self._failure is not None:
             raise PduError(f"stream already failed: {self._failure}")
         self._buffer += chunk
-        frames: list[Frame] = []
+        frames: list[tuple[Header, Pdu | MalformedPdu, bytes]] = []
         while len(self._buffer) >= 4:
             # Judge the length as soon as its 4 octets arrive, not after buffering the rest.
             (command_length,) = struct.unpack_from(">I", self._buffer)
@@ -1031,6 +983,7 @@ class PduReader:
                 _check_length(command_length, self._max)
             except PduError as error:
                 self._failure = str(error)
+                self.rejected = bytes(self._buffer[:64])
                 raise
             if len(self._buffer) < command_length:
                 break
@@ -1041,7 +994,7 @@ class PduReader:
                 pdu: Pdu | MalformedPdu = _decode_body(header, data[HEADER_LENGTH:])
             except PduError as error:
                 pdu = MalformedPdu(header.command_id, error.status, str(error))
-            frames.append((header, pdu))
+            frames.append((header, pdu, data))
         return frames
 
 
@@ -1049,11 +1002,65 @@ class PduReader:
 
 
 def source_ton_npi(address: str) -> tuple[int, int]:
-    """TON and NPI for a sender: all digits is international/ISDN (1, 1), else alphanumeric
-    (5, 0). Short codes that an SMSC wants as national (3) need the carrier's own setting."""
+    """TON and NPI for a sender given as digits or a name: all digits is international/ISDN
+    (1, 1), else alphanumeric (5, 0). The carrier chooses with `addresses.outbound_address`,
+    which also knows national numbers and short codes."""
     if address.isascii() and address.isdigit():
         return 1, 1
     return 5, 0
+
+
+# data_coding with a message class (3GPP TS 23.038 section 4, which SMPP 3.4 section 5.2.19
+# defers to above 0x0F): bit 4 set says bits 1-0 are the class, bits 3-2 the alphabet. Class 0
+# is "flash": shown at once, not stored. 0xF0 is the older "data coding/message class" group
+# for the default alphabet, which some SMSCs want instead of 0x10 (Kannel's alt-dcs).
+DCS_FLASH_GSM7: Final = 0x10
+DCS_FLASH_GSM7_ALT: Final = 0xF0
+DCS_FLASH_UCS2: Final = 0x18
+_GSM7_CHARSETS: Final = {DataCoding.IA5: "ascii", DataCoding.LATIN1: "latin-1"}
+
+
+def _relative_time(seconds: int) -> str:
+    # "YYMMDDhhmmss000R" (section 7.1.1.2): an interval; years of 365 days, months of 30, as
+    # SMSCs count them. Validity here is at most days, so years and months are 0 in practice.
+    seconds = max(seconds, 1)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    years, days = divmod(days, 365)
+    months, day = divmod(days, 30)
+    years = min(years, 99)
+    return f"{years:02d}{months:02d}{day:02d}{hour:02d}{minute:02d}{second:02d}000R"
+
+
+def validity_period(
+    valid_until: datetime | None, now: datetime, kind: Literal["relative", "absolute", "none"]
+) -> str:
+    """The validity_period field for a message valid until `valid_until`, sent at `now`.
+
+    Relative ("000000000500000R": 5 minutes from when the SMSC receives it) is immune to the two
+    clocks disagreeing; absolute is written in UTC ("YYMMDDhhmmss" + "000+": tenths 0, offset 0
+    quarter hours). Empty with no deadline, or with kind "none".
+    """
+    if valid_until is None or kind == "none":
+        return ""
+    if kind == "relative":
+        return _relative_time(math.ceil((valid_until - now).total_seconds()))
+    return valid_until.astimezone(UTC).strftime("%y%m%d%H%M%S") + "000+"
+
+
+def data_coding_for(gsm7: bool, *, flash: bool, gsm7_data_coding: int, alt_dcs: bool) -> int:
+    """The data_coding a message goes with: UCS-2 is 8; GSM-7 is the connector's choice (0, 1 or
+    3); a flash message carries message class 0 (0x10 or 0xF0 for GSM-7, 0x18 for UCS-2)."""
+    if flash:
+        if not gsm7:
+            return DCS_FLASH_UCS2
+        return DCS_FLASH_GSM7_ALT if alt_dcs else DCS_FLASH_GSM7
+    if not gsm7:
+        return DataCoding.UCS2
+    if gsm7_data_coding not in (DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1):
+        raise ValueError(f"GSM-7 goes as data_coding 0, 1 or 3, not {gsm7_data_coding}")
+    return gsm7_data_coding
 
 
 def _pad_with_cr(septets: bytes, fill_bits: int) -> bytes:
@@ -1079,6 +1086,9 @@ def submit_parts(
     gsm7_packed: bool = False,
     service_type: str = "",
     validity_period: str = "",
+    gsm7_data_coding: int = DataCoding.SMSC_DEFAULT,
+    flash: bool = False,
+    flash_alt_dcs: bool = False,
 ) -> list[SubmitSm]:
     """One submit_sm per part of `smsbridge.segments.plan(text)`: the parts billed are sent.
 
@@ -1096,6 +1106,11 @@ def submit_parts(
     and every short_message stays within 140 octets (a part that would end in 7 spare bits gets
     a CR septet there, as TS 23.038 asks). UCS-2 parts are at most 6 + 134 octets.
 
+    `gsm7_data_coding` 1 (IA5) or 3 (Latin-1) sends GSM-7 parts as those octets, for SMSCs
+    that want them (the same parts, so the same count billed); a part with a character that
+    charset lacks (Latin-1 has no Greek capitals or euro sign, IA5 no accents or pound sign)
+    raises ValueError rather than going garbled. `flash` sets message class 0 in data_coding.
+
     `source_ton`/`source_npi` default to `source_ton_npi(source)`; `registered_delivery` asks
     for a receipt on final success or failure.
     """
@@ -1104,6 +1119,10 @@ def submit_parts(
     guessed_ton, guessed_npi = source_ton_npi(source)
     segments = plan(text)
     gsm7 = segments.encoding is Encoding.GSM7
+    data_coding = data_coding_for(
+        gsm7, flash=flash, gsm7_data_coding=gsm7_data_coding, alt_dcs=flash_alt_dcs
+    )
+    charset = _GSM7_CHARSETS.get(DataCoding(data_coding)) if data_coding <= 0x0F else None
     total = len(segments.parts)
     if total > 0xFF:
         # The UDH counts parts in one octet; `plan` would need a 39 KB message to get here.
@@ -1111,8 +1130,17 @@ def submit_parts(
     submits: list[SubmitSm] = []
     for seq, part in enumerate(segments.parts, start=1):
         payload = encode_part(part, segments.encoding)
+        if charset is not None:
+            try:
+                payload = part.encode(charset)
+            except UnicodeEncodeError as error:
+                bad = part[error.start]
+                raise ValueError(
+                    f"this connection sends GSM-7 as data_coding {data_coding} ({charset}), "
+                    f"which cannot carry {bad!r}"
+                ) from None
         udh = b"" if total == 1 else _CONCAT_UDH_PREFIX + bytes((reference, total, seq))
-        if gsm7 and gsm7_packed:
+        if gsm7 and gsm7_packed and charset is None:
             fill_bits = _CONCAT_UDH_FILL_BITS if udh else 0
             payload = pack_septets(_pad_with_cr(payload, fill_bits), fill_bits)
         submits.append(
@@ -1127,7 +1155,7 @@ def submit_parts(
                 esm_class=ESM_UDHI if udh else 0,
                 validity_period=validity_period,
                 registered_delivery=1 if registered_delivery else 0,
-                data_coding=DataCoding.SMSC_DEFAULT if gsm7 else DataCoding.UCS2,
+                data_coding=data_coding,
                 short_message=udh + payload,
             )
         )

@@ -7,28 +7,35 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from smsbridge.carriers.smpp import pdu as p
+from smsbridge.carriers.smpp.errors import status_name
 
 log = logging.getLogger(__name__)
 
 BindMode = Literal["transceiver", "transmitter", "receiver"]
 # What a session does with a deliver_sm: commit it, then return the status to answer with.
-DeliverHandler = Callable[[p.DeliverSm], Awaitable[int]]
+# It gets the PDU's octets too, to log or park them when the content makes no sense.
+DeliverHandler = Callable[[p.DeliverSm, bytes], Awaitable[int]]
+# What it does with a deliver_sm that would not even decode: park the octets (committed) with
+# the reason, so an operator can look at them; the SMSC then gets ESME_ROK and stops resending.
+ParkHandler = Callable[[str, bytes], Awaitable[None]]
+
+
+class Reply(NamedTuple):
+    """A response: its header, its body (a PDU, or MalformedPdu), and its octets as received."""
+
+    header: p.Header
+    pdu: object
+    raw: bytes
+
 
 _BIND: dict[str, type[p.BindTransceiver] | type[p.BindTransmitter] | type[p.BindReceiver]] = {
     "transceiver": p.BindTransceiver,
     "transmitter": p.BindTransmitter,
     "receiver": p.BindReceiver,
 }
-
-
-def status_name(status: int) -> str:
-    try:
-        return f"{p.CommandStatus(status).name} ({status:#x})"
-    except ValueError:
-        return f"{status:#x}"
 
 
 class SessionClosed(ConnectionError):
@@ -62,6 +69,7 @@ class SmppSession:
         response_timeout: float = 10.0,
         enquire_link_seconds: float = 30.0,
         on_deliver: DeliverHandler | None = None,
+        on_malformed: ParkHandler | None = None,
         name: str = "smsc",
     ) -> None:
         self.host, self.port, self.mode, self.name = host, port, mode, name
@@ -71,8 +79,9 @@ class SmppSession:
         self._timeout = response_timeout
         self._enquire_every = enquire_link_seconds
         self._on_deliver = on_deliver
+        self._on_malformed = on_malformed
         self._sequence = 0
-        self._pending: dict[int, asyncio.Future[tuple[p.Header, object]]] = {}
+        self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -97,7 +106,7 @@ class SmppSession:
         bind: p.BindTransceiver | p.BindTransmitter | p.BindReceiver = _BIND[self.mode](
             system_id=system_id, password=password, system_type=system_type
         )
-        header, _response = await self.request(bind)
+        header = (await self.request(bind)).header
         if header.command_status != p.CommandStatus.ESME_ROK:
             await self.abort(f"bind refused ({header.command_status:#x})")
             raise BindRefused(header.command_status)
@@ -141,7 +150,7 @@ class SmppSession:
 
     # -- requests --------------------------------------------------------------------------
 
-    async def request(self, message: p.Pdu) -> tuple[p.Header, object]:
+    async def request(self, message: p.Pdu) -> Reply:
         """Send a request and wait for its response. Raises SessionClosed (with `written`) if
         the connection ends first, TimeoutError if the SMSC does not answer in time (the
         session is then aborted: a silent SMSC is a dead one)."""
@@ -149,7 +158,7 @@ class SmppSession:
             raise SessionClosed(self.close_reason or "not connected", written=False)
         self._sequence = p.next_sequence(self._sequence)
         sequence = self._sequence
-        future: asyncio.Future[tuple[p.Header, object]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[sequence] = future
         try:
             self._writer.write(p.encode(message, sequence))
@@ -180,20 +189,42 @@ class SmppSession:
                 chunk = await self._reader.read(65536)
                 if not chunk:
                     break
-                for header, message in framer.feed(chunk):
-                    self._dispatch(header, message)
+                for header, message, raw in framer.feed_raw(chunk):
+                    self._dispatch(header, message, raw)
         except asyncio.CancelledError:
             raise
+        except p.PduError as exc:
+            # A command_length no PDU can have: nothing after it can be trusted, so this
+            # connection ends (and the connector reconnects). Submits awaiting answers are in
+            # doubt; deliver_sm not yet answered will be sent again by the SMSC.
+            reason = f"the SMSC sent octets that are not SMPP: {exc}"
+            log.warning("SMPP %s: %s; stream starts %s", self.name, reason, framer.rejected.hex())
         except Exception as exc:  # a broken stream: nothing after it can be trusted
             reason = f"connection failed: {exc}"
             log.warning("SMPP %s: %s", self.name, reason)
         await self.abort(reason)
 
-    def _dispatch(self, header: p.Header, message: object) -> None:
+    def _dispatch(self, header: p.Header, message: object, raw: bytes) -> None:
         if header.is_response:
             future = self._pending.get(header.sequence_number)
+            if isinstance(message, p.MalformedPdu):
+                log.warning(
+                    "SMPP %s: unreadable %s (%s): %s",
+                    self.name,
+                    header.name,
+                    message.detail,
+                    raw.hex(),
+                )
             if future is not None and not future.done():
-                future.set_result((header, message))
+                future.set_result(Reply(header, message, raw))
+            else:
+                log.warning(
+                    "SMPP %s: %s for no request of ours (sequence %d): %s",
+                    self.name,
+                    header.name,
+                    header.sequence_number,
+                    raw.hex(),
+                )
             return
         if isinstance(message, p.EnquireLink):
             self._respond(p.EnquireLinkResp(), header.sequence_number)
@@ -201,17 +232,45 @@ class SmppSession:
             self._respond(p.UnbindResp(), header.sequence_number)
             self._spawn(self.abort("the SMSC unbound"))
         elif isinstance(message, p.DeliverSm):
-            task = asyncio.ensure_future(self._deliver(header.sequence_number, message))
-            self._delivering.add(task)
-            task.add_done_callback(self._delivering.discard)
+            self._track(self._deliver(header.sequence_number, message, raw))
+        elif isinstance(message, p.MalformedPdu) and header.command_id == p.CommandId.DELIVER_SM:
+            self._track(self._park(header.sequence_number, message, raw))
         else:
-            self._respond(p.GenericNack(), header.sequence_number, p.CommandStatus.ESME_RINVCMDID)
+            status = (
+                message.status
+                if isinstance(message, p.MalformedPdu)
+                else p.CommandStatus.ESME_RINVCMDID
+            )
+            log.warning(
+                "SMPP %s: %s refused with %s: %s",
+                self.name,
+                header.name,
+                status_name(status),
+                raw.hex(),
+            )
+            self._respond(p.GenericNack(), header.sequence_number, status)
 
-    async def _deliver(self, sequence: int, message: p.DeliverSm) -> None:
+    def _track(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._delivering.add(task)
+        task.add_done_callback(self._delivering.discard)
+
+    async def _park(self, sequence: int, message: p.MalformedPdu, raw: bytes) -> None:
+        log.warning("SMPP %s: unreadable deliver_sm (%s): %s", self.name, message.detail, raw.hex())
+        status: int = p.CommandStatus.ESME_RX_T_APPN
+        try:
+            if self._on_malformed is not None:
+                await self._on_malformed(f"unreadable deliver_sm: {message.detail}", raw)
+                status = p.CommandStatus.ESME_ROK
+        except Exception:
+            log.exception("SMPP %s: an unreadable deliver_sm could not be parked", self.name)
+        self._respond(p.DeliverSmResp(), sequence, status)
+
+    async def _deliver(self, sequence: int, message: p.DeliverSm, raw: bytes) -> None:
         status = p.CommandStatus.ESME_RX_T_APPN
         try:
             if self._on_deliver is not None:
-                status = p.CommandStatus(await self._on_deliver(message))
+                status = p.CommandStatus(await self._on_deliver(message, raw))
         except Exception:
             # Not stored: a temporary error makes the SMSC deliver it again later.
             log.exception("SMPP %s: deliver_sm could not be stored", self.name)

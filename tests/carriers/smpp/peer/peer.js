@@ -48,6 +48,15 @@ function defaultConfig() {
     receipt_delay_ms: 50,
     receipt_before_response: false, // write the receipt before that submit's submit_sm_resp
     outcome_by_destination: {}, // {"447700900001": "UNDELIV"}; default "DELIVRD"
+    // Refuse what real SMSCs refuse (see strictRefusal); false lets anything through.
+    strict: true,
+    expect_receipts: true, // strict: a submit without registered_delivery gets 0x07
+    fail_by_destination: {}, // {"447700900999": 8}: every submit to it gets that status
+    // N > 0: the N-th submit from now is stored (its receipt is sent once the ESME binds
+    // again) and then every session is destroyed before it is answered, as when an SMSC
+    // restarts between taking a message and answering it.
+    crash_after_submits: 0,
+    garbage_response_next: 0, // answer the next N submits 0 with a body that does not decode
   };
 }
 
@@ -57,6 +66,7 @@ const STATES = {
 
 let config = defaultConfig();
 let submitsSinceDropConfig = 0;
+let submitsSinceCrashConfig = 0;
 let generation = 0; // bumped by /reset: timers of an older generation send no receipts
 let records;
 let nextSessionId = 1;
@@ -288,6 +298,41 @@ function respondSubmit(session, pdu, submit, status) {
   );
 }
 
+// SMPP 3.4 section 7.1.1: "YYMMDDhhmmsstnnp", p "+"/"-" (absolute, nn quarter hours from UTC)
+// or "R" (relative, then t and nn are 0).
+function validTime(value) {
+  if (value === '' || value == null) return true;
+  const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d)(\d{2})([+\-R])$/.exec(value);
+  if (!m) return false;
+  const [, , mo, dd, hh, mi, ss, t, nn, p] = m;
+  if (p === 'R') return t === '0' && nn === '00' && +mo < 12 && +hh < 24 && +mi < 60 && +ss < 60;
+  return +mo >= 1 && +mo <= 12 && +dd >= 1 && +dd <= 31 && +hh < 24 && +mi < 60 && +ss < 60 && +nn <= 48;
+}
+
+// What a real SMSC refuses that a lenient one (or our own code) might let through: the status
+// to answer with, or 0.
+function strictRefusal(submit) {
+  if (!config.strict) return 0;
+  const src = submit.source_addr;
+  if (submit.source_addr_ton === 5) {
+    // Alphanumeric: at most 11 GSM characters, and a number is not a name.
+    if (/^\+?\d+$/.test(src)) return smpp.ESME_RINVSRCTON;
+    if (src.length > 11 || !/^[\x20-\x7e]+$/.test(src)) return smpp.ESME_RINVSRCADR;
+  } else if (submit.source_addr_ton === 1 || submit.source_addr_ton === 2) {
+    if (!/^\d{4,15}$/.test(src)) return smpp.ESME_RINVSRCADR;
+  } else if (submit.source_addr_ton === 3) {
+    if (!/^\d{3,8}$/.test(src)) return smpp.ESME_RINVSRCADR;
+  }
+  if (submit.dest_addr_ton === 5) return smpp.ESME_RINVDSTTON;
+  if (!/^\d{4,15}$/.test(submit.destination_addr)) return smpp.ESME_RINVDSTADR;
+  if (config.expect_receipts && (submit.registered_delivery & 0x03) === 0) {
+    return smpp.ESME_RINVREGDLVFLG;
+  }
+  if (!validTime(submit.validity_period)) return smpp.ESME_RINVEXPIRY;
+  if (!validTime(submit.schedule_delivery_time)) return smpp.ESME_RINVSCHED;
+  return 0;
+}
+
 function onSubmit(session, pdu) {
   if (!session.bind || !session.bind.open || session.bind.mode === 'receiver') {
     session.send(pdu.response({ command_status: smpp.ESME_RINVBNDSTS }));
@@ -344,10 +389,35 @@ function onSubmit(session, pdu) {
     }
   }
 
+  if (config.crash_after_submits > 0) {
+    submitsSinceCrashConfig += 1;
+    if (submitsSinceCrashConfig >= config.crash_after_submits) {
+      config.crash_after_submits = 0;
+      submitsSinceCrashConfig = 0;
+      // Stored: it gets an id and its receipt waits for the ESME's next bind.
+      submit.message_id_num = config.next_message_id;
+      config.next_message_id += 1;
+      submit.message_id = formatId(submit.message_id_num, config.id_format);
+      submit.status = 0;
+      submit.crashed = true;
+      const stat = config.outcome_by_destination[submit.destination_addr] || 'DELIVRD';
+      const { options, record } = buildReceipt(submit, stat);
+      pendingReceipts.push({ system_id: submit.system_id, options, record });
+      log('crash_after_submits: stored', submit.message_id, 'and destroying every session');
+      for (const s of [...sessions]) s.destroy();
+      return;
+    }
+  }
+
   session.inFlight += 1;
   records.max_in_flight = Math.max(records.max_in_flight, session.inFlight);
-  let status = 0;
-  if (config.throttle_next > 0) {
+  let status = strictRefusal(submit);
+  const alwaysFail = config.fail_by_destination[submit.destination_addr];
+  if (status) {
+    submit.refused = 'strict';
+  } else if (alwaysFail) {
+    status = alwaysFail;
+  } else if (config.throttle_next > 0) {
     config.throttle_next -= 1;
     status = smpp.ESME_RTHROTTLED;
   } else if (config.queue_full_next > 0) {
@@ -363,6 +433,23 @@ function onSubmit(session, pdu) {
   }
   submit.status = status;
   log('submit_sm', submit.sequence, submit.destination_addr, 'status', status, submit.message_id);
+  if (status === 0 && config.garbage_response_next > 0) {
+    config.garbage_response_next -= 1;
+    submit.garbage_response = true;
+    // A submit_sm_resp whose message_id never ends (no NUL): the ESME cannot read the id,
+    // though the message is stored and its receipt will come.
+    const body = Buffer.from('ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff', 'hex');
+    const header = Buffer.alloc(16);
+    header.writeUInt32BE(16 + body.length, 0);
+    header.writeUInt32BE(0x80000004, 4);
+    header.writeUInt32BE(0, 8);
+    header.writeUInt32BE(pdu.sequence_number, 12);
+    session.inFlight = Math.max(0, session.inFlight - 1);
+    session.socket.write(Buffer.concat([header, body]));
+    submit.responded = true;
+    setTimeout(() => sendReceipt(session, submit), config.receipt_delay_ms);
+    return;
+  }
   respondSubmit(session, pdu, submit, status);
 }
 
@@ -448,6 +535,11 @@ function applyConfig(patch) {
     const kind = typeof defaults[key];
     if (key === 'password') {
       if (value !== null && typeof value !== 'string') throw new HttpError(400, 'password: string or null');
+    } else if (key === 'fail_by_destination') {
+      if (value === null || typeof value !== 'object') throw new HttpError(400, `${key}: object`);
+      for (const status of Object.values(value)) {
+        if (!Number.isInteger(status) || status <= 0) throw new HttpError(400, `${key}: statuses > 0`);
+      }
     } else if (key === 'outcome_by_destination') {
       if (value === null || typeof value !== 'object') throw new HttpError(400, `${key}: object`);
       for (const stat of Object.values(value)) {
@@ -463,6 +555,7 @@ function applyConfig(patch) {
   }
   Object.assign(config, patch);
   if ('drop_after_submits' in patch) submitsSinceDropConfig = 0;
+  if ('crash_after_submits' in patch) submitsSinceCrashConfig = 0;
   return config;
 }
 
@@ -536,11 +629,21 @@ function route(method, path, body) {
     generation += 1;
     config = defaultConfig();
     submitsSinceDropConfig = 0;
+    submitsSinceCrashConfig = 0;
     pendingReceipts.length = 0;
     resetRecords();
     return { ok: true };
   }
   if (method === 'POST' && path === '/deliver') return deliverInbound(body || {});
+  if (method === 'POST' && path === '/raw') {
+    // Write octets as they are to the receiving session: garbage, half PDUs, anything.
+    const session = receivingSession(body && body.system_id != null ? body.system_id : null);
+    if (!session) throw new HttpError(409, 'no bound receiver or transceiver session');
+    if (!body || typeof body.hex !== 'string') throw new HttpError(400, 'hex: a string');
+    session.socket.write(Buffer.from(body.hex, 'hex'));
+    records.delivers.push({ kind: 'raw', hex: body.hex, session: session.peerId });
+    return { session: session.peerId };
+  }
   if (method === 'POST' && path === '/drop') {
     const dropped = [...sessions].map((s) => s.peerId);
     for (const s of [...sessions]) s.destroy();
