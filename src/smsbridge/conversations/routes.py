@@ -61,7 +61,12 @@ def build_inbound_router(
 def build_email_log_router(
     conversations: ConversationService, account_dependency: Any
 ) -> APIRouter:
-    router = APIRouter(prefix="/v1/inbound", tags=["Email"])
+    router = APIRouter(
+        prefix="/v1/inbound",
+        tags=["Email"],
+        responses=error_responses(400, 401, 500),
+        default_response_class=SmsWorksJSON,
+    )
     Account = Annotated[str, Depends(account_dependency)]
 
     @router.get("/emails")
