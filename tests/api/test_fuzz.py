@@ -51,6 +51,7 @@ def run_schemathesis(
         capture_output=True,
         text=True,
         timeout=900,
+        cwd=report.parent,  # Schemathesis keeps a cache where it runs: not in the repository
     )
 
 
