@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import Gateway, postgres_database, sqlite_database  # noqa: E402
+from tests.api.test_fuzz import schemathesis_command  # noqa: E402
 from tests.api.test_hostile_input import HOSTILE, PATH_VALUES, body_fields, substitute  # noqa: E402
 
 FAILURE_LINE = re.compile(r"❌ (ST\d+) ([^:]+): (\d+)")
@@ -69,24 +70,7 @@ def schemathesis(
     base_url: str, key: str, examples: int, seed: str | None
 ) -> tuple[int, dict[str, int], str]:
     """Run the CLI; (requests generated, failures by code and name, seed used)."""
-    command = [
-        str(Path(sys.executable).with_name("schemathesis")),
-        "run",
-        f"{base_url}/openapi.json",
-        "--header",
-        f"Authorization: {key}",
-        "--max-examples",
-        str(examples),
-        "--checks",
-        "all",
-        "--exclude-checks",
-        "positive_data_acceptance",
-        "--no-color",
-        "--workers",
-        "2",
-    ]
-    if seed:
-        command += ["--seed", seed]
+    command = schemathesis_command(base_url, key, examples, seed, workers=2)
     with tempfile.TemporaryDirectory(prefix="schemathesis-") as where:
         # Schemathesis keeps a cache where it runs: not in the repository.
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=where)

@@ -22,27 +22,35 @@ EXCLUDED = "positive_data_acceptance"
 SEED = "20261201"
 
 
+def schemathesis_command(
+    base_url: str, key: str, examples: int, seed: str | None, workers: int = 1
+) -> list[str]:
+    """The Schemathesis run the tests and bench/fuzz_api.py share (a seed of None: random)."""
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{base_url}/openapi.json",
+        "--header",
+        f"Authorization: {key}",
+        "--max-examples",
+        str(examples),
+        "--checks",
+        CHECKS,
+        "--exclude-checks",
+        EXCLUDED,
+        "--workers",
+        str(workers),
+        "--no-color",
+    ]
+    return command + (["--seed", seed] if seed else [])
+
+
 def run_schemathesis(
     base_url: str, key: str, examples: int, report: Path
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            str(Path(sys.executable).with_name("schemathesis")),
-            "run",
-            f"{base_url}/openapi.json",
-            "--header",
-            f"Authorization: {key}",
-            "--max-examples",
-            str(examples),
-            "--checks",
-            CHECKS,
-            "--exclude-checks",
-            EXCLUDED,
-            "--seed",
-            SEED,
-            "--workers",
-            "1",
-            "--no-color",
+            *schemathesis_command(base_url, key, examples, SEED),
             "--report",
             "junit",
             "--report-junit-path",
