@@ -359,7 +359,7 @@ def test_unknown_ids_are_404_in_the_error_model(contract: Contract) -> None:
 
 
 def test_our_own_openapi_document_says_what_we_answer(live_api: str) -> None:
-    spec = httpx.get(live_api + "/openapi.json").json()
+    spec = httpx.get(live_api + "/openapi.json", timeout=30).json()
     send = spec["paths"]["/v1/message/send"]["post"]
     assert {"201", "400", "401", "402", "403"} <= set(send["responses"])
     media = send["responses"]["201"]["content"]

@@ -159,6 +159,11 @@ function sendDeliver(session, options, record, done) {
   const pdu = new smpp.PDU('deliver_sm', options);
   // send() returns false (and never calls back) when the socket is no longer writable.
   if (!session.send(pdu, null, () => done && done())) return null;
+  // Like a real SMSC, a deliver_sm stays ours until the ESME answers it: if the session ends
+  // first (the ESME rebinds, or dies), it is delivered again on the ESME's next bind.
+  session.unanswered.set(pdu.sequence_number, {
+    system_id: session.bind ? session.bind.system_id : null, options, record, generation,
+  });
   Object.assign(record, {
     sequence: pdu.sequence_number,
     session: session.peerId,
@@ -222,6 +227,22 @@ function flushPendingReceipts(session) {
     } else {
       i += 1;
     }
+  }
+}
+
+// The deliver_sm a closed session never answered go back in the queue, oldest first, and out
+// at once if the same ESME has another receiving session bound.
+function requeueUnanswered(session) {
+  // What was sent before a /reset belongs to an earlier test: it is forgotten, not resent.
+  const unanswered = [...session.unanswered.values()].filter((p) => p.generation === generation);
+  session.unanswered.clear();
+  if (!unanswered.length) return;
+  pendingReceipts.unshift(...unanswered);
+  log('requeued', unanswered.length, 'unanswered deliver_sm of session', session.peerId);
+  const systemIds = new Set(unanswered.map((p) => p.system_id));
+  for (const systemId of systemIds) {
+    const target = receivingSession(systemId);
+    if (target) flushPendingReceipts(target);
   }
 }
 
@@ -457,6 +478,7 @@ const server = smpp.createServer((session) => {
   session.peerId = nextSessionId++;
   session.bind = null;
   session.inFlight = 0;
+  session.unanswered = new Map(); // deliver_sm sequence -> what to send again if unanswered
   sessions.add(session);
   log('session', session.peerId, 'connected');
 
@@ -470,6 +492,8 @@ const server = smpp.createServer((session) => {
     session.send(pdu.response());
   });
   session.on('unbind', (pdu) => {
+    // An ESME that asked to unbind gets no new deliver_sm on this session.
+    if (session.bind) session.bind.open = false;
     session.send(pdu.response(), () => session.close());
   });
   session.on('unbind_resp', (pdu) => {
@@ -477,6 +501,7 @@ const server = smpp.createServer((session) => {
     session.close();
   });
   session.on('deliver_sm_resp', (pdu) => {
+    session.unanswered.delete(pdu.sequence_number);
     const sent = records.delivers.find(
       (d) => d.session === session.peerId && d.sequence === pdu.sequence_number,
     );
@@ -507,6 +532,7 @@ const server = smpp.createServer((session) => {
       session.bind.open = false;
       session.bind.closed_time = new Date().toISOString();
     }
+    requeueUnanswered(session);
     log('session', session.peerId, 'closed');
   });
 });
@@ -631,6 +657,7 @@ function route(method, path, body) {
     submitsSinceDropConfig = 0;
     submitsSinceCrashConfig = 0;
     pendingReceipts.length = 0;
+    for (const s of sessions) s.unanswered.clear();
     resetRecords();
     return { ok: true };
   }
