@@ -164,8 +164,15 @@ class ConversationService:
 
     # -- SMS to email ----------------------------------------------------------------------
 
-    def on_inbound(self, session: Session, inbound: InboundMessage) -> None:
-        """Route a just-stored inbound SMS (in its transaction): email it or keep it."""
+    def on_inbound(
+        self,
+        session: Session,
+        inbound: InboundMessage,
+        *,
+        keyword: compose.KeywordNote | None = None,
+    ) -> None:
+        """Route a just-stored inbound SMS (in its transaction): email it or keep it. A
+        keyword SMS (STOP...) is forwarded like any other, marked with what it did."""
         if inbound.account_id is None:
             log.warning(
                 "SMS to %s, which no account holds: kept, not forwarded", inbound.reply_number
@@ -205,6 +212,7 @@ class ConversationService:
                 account_name=account.name,
                 history=self._history(session, conversation, before=inbound),
                 thread_started_at=conversation.created_at,
+                keyword=keyword,
             )
         )
         inbound.email_id = enqueue_email(

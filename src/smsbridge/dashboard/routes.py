@@ -43,6 +43,7 @@ from smsbridge.messages.service import MessageService
 from smsbridge.messages.status import Status
 from smsbridge.numbers.phone import InvalidNumber, normalise_number
 from smsbridge.numbers.service import NumberService
+from smsbridge.optout.service import OptOutService
 from smsbridge.segments import is_gsm7, plan
 from smsbridge.settings import Settings
 from smsbridge.webhooks import signing
@@ -68,6 +69,7 @@ class DashboardServices:
     numbers: NumberService
     webhooks: WebhookService
     conversations: ConversationService
+    optout: OptOutService
 
 
 PREFIX = "/account"

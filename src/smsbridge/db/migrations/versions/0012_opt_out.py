@@ -89,9 +89,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("optout_preferences")
-    op.drop_index(
-        "ix_suppression_events_account_id_customer_at", table_name="suppression_events"
-    )
+    op.drop_index("ix_suppression_events_account_id_customer_at", table_name="suppression_events")
     op.drop_table("suppression_events")
     op.drop_index("ix_suppressions_account_id_created_at", table_name="suppressions")
     op.drop_table("suppressions")
