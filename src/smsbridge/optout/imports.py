@@ -8,6 +8,7 @@ service applies it only when no line has a problem, so an import never half happ
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from smsbridge.numbers.phone import InvalidNumber, normalise_number
 
 ANY_NUMBER = "*"  # the reply_number of an entry covering every sender of the account
 MAX_LINES = 10_000
-_CELLS = re.compile(r"[,;\t]")
+_DELIMITER = re.compile(r"[,;\t]")
 _EVERY = {"", "*", "all", "any"}
 
 
@@ -46,6 +47,7 @@ def parse_lines(
     problems: list[LineProblem] = []
     if len(lines) > MAX_LINES:
         return [], [LineProblem(MAX_LINES + 1, "", f"at most {MAX_LINES} lines in one list")]
+    columns = 2
     for index, raw in enumerate(lines, start=1):
         text = raw.strip().lstrip("\ufeff")
         if not text or text.startswith("#"):
@@ -60,10 +62,13 @@ def parse_lines(
                 )
             )
             continue
-        cells = [c.strip().strip('"').strip() for c in _CELLS.split(text)]
+        cells = _cells(text)
         if index == 1 and not any(ch.isdigit() for ch in cells[0]):
-            continue  # a header such as "number,replynumber"
-        if len(cells) > 2:
+            # A header such as "number,replynumber": the columns it names beyond those two
+            # (our own export's audit columns) are allowed and ignored.
+            columns = max(2, len(cells))
+            continue
+        if len(cells) > columns:
             problems.append(
                 LineProblem(index, shown, "more than two columns (number, reply number)")
             )
@@ -73,7 +78,7 @@ def parse_lines(
         except InvalidNumber as exc:
             problems.append(LineProblem(index, shown, f"not a phone number: {exc}"))
             continue
-        sender = cells[1] if len(cells) == 2 else ""
+        sender = cells[1] if len(cells) >= 2 else ""
         if sender.lower() in _EVERY:
             reply_number = ANY_NUMBER
         else:
@@ -89,3 +94,12 @@ def parse_lines(
                 continue
         entries.setdefault((customer, reply_number), Entry(index, customer, reply_number))
     return list(entries.values()), problems
+
+
+def _cells(text: str) -> list[str]:
+    """The cells of one line, split on its first comma, semicolon or tab, quotes honoured."""
+    found = _DELIMITER.search(text)
+    if found is None:
+        return [text.strip()]
+    row = next(csv.reader([text], delimiter=found.group(0)), [""])
+    return [cell.strip() for cell in row] or [""]
