@@ -499,6 +499,13 @@ class OptOutService:
             session.execute(delete(Suppression).where(Suppression.id.in_([e.id for e in entries])))
         return {"customer": number.lstrip("+"), "removed": len(entries)}
 
+    def blocked(self, account_id: str, sender: str, customer: str) -> str | None:
+        """Why `sender` may not text `customer` (a sentence), or None: for the account page."""
+        with self._db.read() as session:
+            found = self._messages.blocked(session, account_id, sender, [customer])
+        why = found.get(customer)
+        return why[:1].upper() + why[1:] if why else None
+
     def events(
         self, account_id: str, *, customer: str | None = None, limit: int = 200, skip: int = 0
     ) -> list[dict[str, Any]]:
