@@ -453,8 +453,8 @@ def _default_keywords() -> dict[str, dict[KeywordKind, list[str]]]:
 class OptOutSettings(_Section):
     enabled: bool = Field(
         True,
-        description="Recognise STOP, START and HELP in inbound SMS and refuse sends to numbers "
-        "that opted out. Off: every inbound SMS is an ordinary reply (the list is kept).",
+        description="Recognise STOP, START and HELP in inbound SMS. Off: every inbound SMS is an "
+        "ordinary reply; the list, and the sends it refuses, stay.",
     )
     scope: Literal["pair", "account"] = Field(
         "pair",
