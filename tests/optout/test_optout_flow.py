@@ -316,3 +316,16 @@ def test_a_keyword_to_a_number_nobody_holds_is_kept_and_changes_nothing(
     assert entries(bridge) == []
     with bridge.db.read() as session:
         assert session.scalars(select(InboundMessage)).one().account_id is None
+
+
+def test_yes_from_a_customer_who_never_opted_out_is_an_ordinary_reply(
+    bridge: Gateway, acme: dict[str, str]
+) -> None:
+    start_conversation(bridge, acme)
+    count = len(outbound(bridge))
+    texts(bridge, acme, "Yes", "in-yes")
+    assert len(outbound(bridge)) == count
+    forwarded = sent_emails(bridge, "forward")[-1]
+    assert forwarded["X-Smsbridge-Keyword"] is None
+    with bridge.db.read() as session:
+        assert session.scalars(select(SuppressionEvent)).all() == []

@@ -71,7 +71,7 @@ class SuppressionCheck(Protocol):
         ...
 
 
-def opted_out(destination: str, why: str) -> ServiceError:
+def opted_out(why: str) -> ServiceError:
     return ServiceError(
         403,
         "DESTINATION_OPTED_OUT",
@@ -149,7 +149,7 @@ class MessageService:
             # Before the debit: a refused send is never charged, not even for a moment.
             blocked = self.blocked(session, account_id, common.sender, [priced.destination])
             if priced.destination in blocked:
-                raise opted_out(priced.destination, blocked[priced.destination])
+                raise opted_out(blocked[priced.destination])
         if not charge:
             priced = dataclasses.replace(priced, credits_milli=0)
         message_id = new_id()
@@ -305,7 +305,7 @@ class MessageService:
         for index, row in enumerate(rows):
             why = blocked[str(row["sender"])].get(str(row["destination"]))
             if why is not None:
-                error = opted_out(str(row["destination"]), why)
+                error = opted_out(why)
                 refused.append(
                     {
                         "index": index,

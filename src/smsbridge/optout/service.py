@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -198,6 +198,10 @@ class OptOutService:
             changed = self._suppress(session, inbound, target, match, now)
         elif match.kind == KeywordClass.OPT_IN:
             changed = self._lift(session, inbound, prefs.scope, match, now)
+            if not changed:
+                # "Yes" to "Shall we book you in?" from someone who never opted out is a
+                # reply, not an opt-in: answering it with a confirmation would only confuse.
+                return None
         answer = ""
         if self._settings.send_confirmations:
             answer = keywords.reply_text(
@@ -286,19 +290,6 @@ class OptOutService:
                 note=None,
                 at=now,
             )
-        if not entries:
-            self._event(
-                session,
-                inbound.account_id,
-                inbound.sender,
-                inbound.reply_number if scope == Scope.PAIR else ANY_NUMBER,
-                "opted_in",
-                "keyword",
-                keyword=match.keyword,
-                inbound_message_id=inbound.id,
-                note="was not opted out",
-                at=now,
-            )
         return len(entries)
 
     def answer(self, session: Session, inbound: InboundMessage, outcome: KeywordOutcome) -> None:
@@ -347,14 +338,13 @@ class OptOutService:
         except ServiceError as exc:
             log.warning("automatic answer to %s not sent: %s", inbound.id, exc.message)
             note = f"automatic answer not sent: {exc.message} ({exc.code})"
-        session.execute(
-            update(SuppressionEvent)
-            .where(SuppressionEvent.inbound_message_id == inbound.id)
-            .values(
-                message_id=message_id,
-                note=func.coalesce(SuppressionEvent.note, note) if note else SuppressionEvent.note,
-            )
+        events = session.scalars(
+            select(SuppressionEvent).where(SuppressionEvent.inbound_message_id == inbound.id)
         )
+        for event in events:
+            event.message_id = message_id
+            if note is not None:
+                event.note = f"{event.note}; {note}" if event.note else note
 
     # -- the list, by hand -----------------------------------------------------------------
 
