@@ -483,6 +483,18 @@ class OptOutSettings(_Section):
         "the help text.",
     )
 
+    @field_validator("keywords")
+    @classmethod
+    def _usable_keywords(
+        cls, value: dict[str, dict[KeywordKind, list[str]]]
+    ) -> dict[str, dict[KeywordKind, list[str]]]:
+        # Checked at load, by the same rules as an account's lists: a word in two classes or a
+        # language without an opt-in word fails at start, not at a customer's first STOP.
+        from smsbridge.optout.keywords import check_keyword_lists
+
+        check_keyword_lists(value)
+        return value
+
 
 class Settings(BaseSettings):
     """Everything smsbridge can be told; see docs/configuration.md."""

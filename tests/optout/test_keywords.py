@@ -150,3 +150,8 @@ def test_reply_texts_are_checked() -> None:
         check_text("x" * 481, "optout")
     with pytest.raises(KeywordProblem):
         check_text("a\x00b", "optout")
+
+
+def test_the_operators_lists_are_checked_when_settings_load() -> None:
+    with pytest.raises(ValueError, match="one thing only"):
+        OptOutSettings(keywords={"en": {"optout": ["STOP"], "optin": ["STOP"]}})

@@ -288,7 +288,7 @@ class WebhookService:
         self, session: Session, inbound: InboundMessage, facts: dict[str, Any], now: datetime
     ) -> bool:
         """Queue a `message.keyword` event (a customer's STOP, START or HELP, and what it
-        did) to the account's inbound URL, after the SMS's own `message.inbound` event."""
+        did) to the account's inbound URL, besides the SMS's own `message.inbound` event."""
         if inbound.account_id is None:
             return False
         url = session.scalar(
