@@ -185,7 +185,9 @@ def test_stop_suppresses_answers_marks_and_refuses_every_send_path(
     # A conversation started by email: refused the same way.
     start = new_email(f"{CUSTOMER.lstrip('+')}@sms.acme.test", "Hello again ##")
     assert deliver(bridge, start, envelope="team@acme.example") == "refused"
-    assert "opted out" in body_of(bounces(bridge)[-1])
+    told = bounces(bridge)[-1]
+    assert "opted out" in body_of(told)
+    assert told["Subject"] == forward["Subject"]  # in the existing conversation's thread
     # A one-time passcode: refused too (the operator has not exempted OTPs).
     otp = api.post(
         "/v1/otp/send",
@@ -329,3 +331,19 @@ def test_yes_from_a_customer_who_never_opted_out_is_an_ordinary_reply(
     assert forwarded["X-Smsbridge-Keyword"] is None
     with bridge.db.read() as session:
         assert session.scalars(select(SuppressionEvent)).all() == []
+
+
+def test_an_email_to_a_listed_number_with_no_conversation_is_refused_by_reply(
+    bridge: Gateway, acme: dict[str, str], api: TestClient, key: str
+) -> None:
+    added = api.post(
+        "/v1/optouts", json={"numbers": [OTHER.lstrip("+")]}, headers={"Authorization": key}
+    )
+    assert added.status_code == 201
+    balance = bridge.messages.balance(acme["account_id"])
+    start = new_email(f"{OTHER.lstrip('+')}@sms.acme.test", "Hello ##")
+    assert deliver(bridge, start, envelope="team@acme.example") == "refused"
+    [told] = bounces(bridge)
+    assert "is on the opt-out list" in body_of(told)
+    assert outbound(bridge) == []
+    assert bridge.messages.balance(acme["account_id"]) == balance
