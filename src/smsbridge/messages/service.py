@@ -250,7 +250,8 @@ class MessageService:
         # everyone else, and the answer names each one left out, so nothing is a guess.
         refused = self._opted_out_of(session, account_id, rows)
         if refused:
-            rows = [r for i, r in enumerate(rows) if i not in {x["index"] for x in refused}]
+            left_out = {int(x["index"]) for x in refused}
+            rows = [r for i, r in enumerate(rows) if i not in left_out]
             if not rows:
                 raise ServiceError(
                     403,
