@@ -18,7 +18,12 @@ from smsbridge import __version__
 from smsbridge.accounts.service import AccountService
 from smsbridge.api.boundary import InputBoundary, Limits
 from smsbridge.api.errors import describe_errors_truthfully, install_error_handlers
-from smsbridge.api.routes import account_dependency, build_router, health_router
+from smsbridge.api.routes import (
+    account_dependency,
+    build_router,
+    health_router,
+    key_dependency,
+)
 from smsbridge.carriers.base import Carrier
 from smsbridge.carriers.simulator import Handsets, SimulatedCarrier
 from smsbridge.clock import Clock, SystemClock
@@ -45,6 +50,9 @@ from smsbridge.messages.pipeline import Pipeline
 from smsbridge.messages.service import MessageService
 from smsbridge.numbers.routes import build_number_router
 from smsbridge.numbers.service import NumberService
+from smsbridge.optout.routes import build_optout_router
+from smsbridge.optout.service import OptOutService
+from smsbridge.optout.suppressions import SuppressionList
 from smsbridge.otp.service import OtpService
 from smsbridge.secrets_store import reply_token_keys
 from smsbridge.settings import Settings
@@ -75,18 +83,39 @@ class Gateway:
         self.numbers = NumberService(
             self.db, self.clock, settings.billing.home_region, settings.numbers.quarantine_days
         )
-        self.messages = MessageService(self.db, self.clock, settings, self.rates)
+        self.suppressions = SuppressionList()
+        self.messages = MessageService(
+            self.db, self.clock, settings, self.rates, suppressions=self.suppressions
+        )
         self.otp = OtpService(
-            self.db, self.clock, settings.otp, self.messages, settings.billing.home_region
+            self.db,
+            self.clock,
+            settings.otp,
+            self.messages,
+            settings.billing.home_region,
+            exempt_from_optout=settings.optout.otp_exempt,
+        )
+        self.optout = OptOutService(
+            self.db, self.clock, settings.optout, settings.billing.home_region, self.messages
         )
         # The conversation service needs the database's stored key, so it is built on first
         # use (after migrations); the inbound hook reaches it through this indirection.
         self.webhooks = WebhookService(self.db, self.clock, settings.webhooks)
 
         def on_inbound(session: Session, message: InboundMessage) -> None:
-            # Both in the storing transaction: routed and announced, or not stored at all.
-            self.conversations.on_inbound(session, message)
-            self.webhooks.enqueue_inbound(session, message, self.clock.now())
+            # All in the storing transaction: routed and announced, or not stored at all. A
+            # keyword (STOP...) changes the list first, so its forwarding email can say so,
+            # and is answered once the conversation (which the answer joins) exists.
+            keyword = self.optout.on_inbound(session, message)
+            self.conversations.on_inbound(
+                session, message, keyword=keyword.note() if keyword is not None else None
+            )
+            if keyword is not None:
+                self.optout.answer(session, message, keyword)
+            now = self.clock.now()
+            self.webhooks.enqueue_inbound(session, message, now)
+            if keyword is not None:
+                self.webhooks.enqueue_keyword(session, message, keyword.facts(), now)
 
         self.inbound = InboundService(self.db, self.clock, on_inbound)
         self.handsets = Handsets(self.db)
@@ -98,6 +127,7 @@ class Gateway:
             self.inbound,
             settings.pipeline,
             on_status=self._on_status,
+            suppressions=self.suppressions,
         )
 
     def _on_status(self, session: Session, message_ids: Sequence[str], now: datetime) -> int:
@@ -193,6 +223,7 @@ class Gateway:
         )
         account = account_dependency(self.accounts)
         app.include_router(build_router(account, self.messages, self.otp))
+        app.include_router(build_optout_router(self.optout, key_dependency(self.accounts)))
         app.include_router(build_number_router(self.numbers, account))
         inbound = self.settings.mail.inbound
         app.include_router(
@@ -217,6 +248,7 @@ class Gateway:
             numbers=self.numbers,
             webhooks=self.webhooks,
             conversations=self.conversations,
+            optout=self.optout,
         )
 
     def mail_server(self) -> MailServer:

@@ -83,6 +83,14 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         "The account may not send outside its home country; an operator can enable it.",
     ),
     ("DOMESTIC_NOT_ALLOWED", 1205, 403, True, "The account may not send to domestic numbers."),
+    (
+        "DESTINATION_OPTED_OUT",
+        1206,
+        403,
+        True,
+        "The destination opted out (STOP) of messages from this sender; nothing was sent or "
+        "charged. It can opt back in by texting START.",
+    ),
     # -- dates, validity, URLs ---------------------------------------------------------------
     ("INVALID_DATE", 1300, 400, True, "A date is neither ISO 8601 nor a JavaScript date string."),
     ("SCHEDULE_IN_PAST", 1301, 400, True, "The schedule is in the past."),
@@ -117,6 +125,17 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         False,
         "Too many wrong passcodes; wait before trying again.",
     ),
+    # -- the opt-out list --------------------------------------------------------------------
+    (
+        "INVALID_IMPORT",
+        1700,
+        400,
+        True,
+        "Some lines of an opt-out list are not valid numbers; nothing was added (see details).",
+    ),
+    ("INVALID_KEYWORDS", 1701, 400, True, "A keyword list is empty, malformed or ambiguous."),
+    ("INVALID_OPTOUT_TEXT", 1702, 400, True, "An automatic reply text is empty or too long."),
+    ("INVALID_SCOPE", 1703, 400, True, "An opt-out scope is pair or account."),
     # -- who is asking -----------------------------------------------------------------------
     ("UNAUTHORIZED", 2000, 401, True, "The API key is missing, unknown or revoked."),
     ("FORBIDDEN", 2001, 403, True, "This key or user may not do that."),
@@ -136,6 +155,7 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     ("KEY_NOT_FOUND", 4004, 404, True, "There is no such API key on this account."),
     ("USER_NOT_FOUND", 4005, 404, True, "There is no such user."),
     ("ERROR_CODE_NOT_FOUND", 4006, 404, True, "There is no such error code."),
+    ("OPTOUT_NOT_FOUND", 4007, 404, True, "That number is not on the account's opt-out list."),
     ("NOT_SCHEDULED", 4100, 409, True, "The message is no longer scheduled."),
     ("NUMBER_NOT_AVAILABLE", 4101, 409, True, "That number cannot be assigned now."),
     ("POOL_EMPTY", 4102, 409, False, "No free Reply Number is left in the pool."),

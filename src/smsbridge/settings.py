@@ -427,6 +427,75 @@ class NumberSettings(_Section):
     )
 
 
+KeywordKind = Literal["optout", "optin", "help"]
+
+
+def _default_keywords() -> dict[str, dict[KeywordKind, list[str]]]:
+    # The words the providers our users come from honour, exactly (Twilio's and others').
+    return {
+        "en": {
+            "optout": [
+                "STOP",
+                "STOPALL",
+                "UNSUBSCRIBE",
+                "END",
+                "QUIT",
+                "REVOKE",
+                "OPTOUT",
+                "CANCEL",
+            ],
+            "optin": ["START", "YES", "UNSTOP"],
+            "help": ["HELP", "INFO"],
+        }
+    }
+
+
+class OptOutSettings(_Section):
+    enabled: bool = Field(
+        True,
+        description="Recognise STOP, START and HELP in inbound SMS. Off: every inbound SMS is an "
+        "ordinary reply; the list, and the sends it refuses, stay.",
+    )
+    scope: Literal["pair", "account"] = Field(
+        "pair",
+        description="What a customer's STOP covers by default: the Reply Number it was sent "
+        "to (pair) or every sender of the account (account). Each account can choose.",
+    )
+    keywords: dict[str, dict[KeywordKind, list[str]]] = Field(
+        default_factory=_default_keywords,
+        description="Keywords per language (the first language is the default): an inbound "
+        "SMS that is exactly one of them, ignoring case and surrounding spaces, is recognised. "
+        "An account can set its own lists.",
+    )
+    charge_replies: bool = Field(
+        True,
+        description="Charge the account for the automatic confirmation and HELP SMS like any "
+        "other message (off: they are sent and recorded at no cost).",
+    )
+    otp_exempt: bool = Field(
+        False,
+        description="Let one-time passcodes (POST /v1/otp/send) reach numbers that opted out; "
+        "off: they are refused like any other send.",
+    )
+    send_confirmations: bool = Field(
+        True,
+        description="Answer an opt-out or opt-in keyword with a confirmation SMS and HELP with "
+        "the help text.",
+    )
+
+    @field_validator("keywords")
+    @classmethod
+    def _usable_keywords(
+        cls, value: dict[str, dict[KeywordKind, list[str]]]
+    ) -> dict[str, dict[KeywordKind, list[str]]]:
+        # Checked at load, by the same rules as an account's lists: a word in two classes or a
+        # language without an opt-in word fails at start, not at a customer's first STOP.
+        from smsbridge.optout.keywords import check_keyword_lists
+
+        check_keyword_lists(value)
+        return value
+
+
 class Settings(BaseSettings):
     """Everything smsbridge can be told; see docs/configuration.md."""
 
@@ -446,6 +515,7 @@ class Settings(BaseSettings):
     mail: MailSettings = MailSettings()
     numbers: NumberSettings = NumberSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    optout: OptOutSettings = OptOutSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -304,3 +304,23 @@ def test_bounce_accepts_a_uuid_key_and_escapes_the_reason() -> None:
 def test_bounce_refuses_a_naive_time() -> None:
     with pytest.raises(ValueError):
         make_bounce(created_at=datetime(2026, 11, 25, 12, 0))
+
+
+def test_a_keyword_sms_is_forwarded_marked_above_its_text() -> None:
+    from smsbridge.mail.compose import KeywordNote
+
+    note = KeywordNote(kind="optout", notice="The customer opted out (they texted STOP).")
+    marked = forward_email(make_sms(text="STOP", keyword=note))
+    assert marked["X-Smsbridge-Keyword"] == "optout"
+    plain = marked.get_body(("plain",))
+    html_part = marked.get_body(("html",))
+    assert plain is not None and html_part is not None
+    text = plain.get_content()  # type: ignore[attr-defined]
+    assert text.index("[The customer opted out (they texted STOP).]") < text.index("STOP\n")
+    assert "<strong>The customer opted out (they texted STOP).</strong>" in (
+        html_part.get_content()  # type: ignore[attr-defined]
+    )
+    # The thread is the same as the unmarked SMS's: only the body and a header differ.
+    plain_email = forward_email(make_sms(text="STOP"))
+    assert marked["Subject"] == plain_email["Subject"]
+    assert plain_email["X-Smsbridge-Keyword"] is None

@@ -23,6 +23,13 @@ class NewKey:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class KeyHolder:
+    account_id: str
+    key_id: str
+    key_name: str
+
+
 class AccountService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -101,6 +108,12 @@ class AccountService:
 
     def authenticate(self, presented: str) -> str | None:
         """The account id for a live key, or None. Accepts a bare key or `Bearer <key>`."""
+        found = self.identify(presented)
+        return found.account_id if found is not None else None
+
+    def identify(self, presented: str) -> KeyHolder | None:
+        """The live key presented (its account, id and name), or None: for actions whose
+        audit trail names the key that did them."""
         token = presented.strip()
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
@@ -111,13 +124,13 @@ class AccountService:
             return None
         with self._db.read() as session:
             row = session.execute(
-                select(ApiKey.account_id, ApiKey.revoked_at).where(
+                select(ApiKey.id, ApiKey.name, ApiKey.account_id, ApiKey.revoked_at).where(
                     ApiKey.key_hash == hash_api_key(token)
                 )
             ).first()
         if row is None or row.revoked_at is not None:
             return None
-        return str(row.account_id)
+        return KeyHolder(account_id=str(row.account_id), key_id=str(row.id), key_name=row.name)
 
     def ledger(self, account_id: str, limit: int = 100) -> list[CreditEntry]:
         with self._db.read() as session:

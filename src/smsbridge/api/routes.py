@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict
 
-from smsbridge.accounts.service import AccountService
+from smsbridge.accounts.service import AccountService, KeyHolder
 from smsbridge.api.errors import SmsWorksJSON, error_responses
 from smsbridge.errors import NotFound, ServiceError, find_error_code
 from smsbridge.messages import wire
@@ -72,6 +72,22 @@ def account_dependency(accounts: AccountService) -> Callable[..., str]:
         return found
 
     return account_id
+
+
+def key_dependency(accounts: AccountService) -> Callable[..., KeyHolder]:
+    """Like account_dependency, but says which key asked: for changes an audit trail records."""
+
+    def key_holder(authorization: Annotated[str | None, Security(_api_key)] = None) -> KeyHolder:
+        if not authorization:
+            raise Unauthorized(
+                "Send your API key in the Authorization header (bare or as 'Bearer <key>')."
+            )
+        found = accounts.identify(authorization)
+        if found is None:
+            raise Unauthorized("The API key is unknown or has been revoked.")
+        return found
+
+    return key_holder
 
 
 def build_router(

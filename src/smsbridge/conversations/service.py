@@ -164,8 +164,15 @@ class ConversationService:
 
     # -- SMS to email ----------------------------------------------------------------------
 
-    def on_inbound(self, session: Session, inbound: InboundMessage) -> None:
-        """Route a just-stored inbound SMS (in its transaction): email it or keep it."""
+    def on_inbound(
+        self,
+        session: Session,
+        inbound: InboundMessage,
+        *,
+        keyword: compose.KeywordNote | None = None,
+    ) -> None:
+        """Route a just-stored inbound SMS (in its transaction): email it or keep it. A
+        keyword SMS (STOP...) is forwarded like any other, marked with what it did."""
         if inbound.account_id is None:
             log.warning(
                 "SMS to %s, which no account holds: kept, not forwarded", inbound.reply_number
@@ -205,6 +212,7 @@ class ConversationService:
                 account_name=account.name,
                 history=self._history(session, conversation, before=inbound),
                 thread_started_at=conversation.created_at,
+                keyword=keyword,
             )
         )
         inbound.email_id = enqueue_email(
@@ -887,7 +895,13 @@ class ConversationService:
             with self._db.write() as session:
                 return self._send_starts(session, email, plan, text)
         except _NothingSent as nothing:
-            raise Refused(nothing.refusal, account_id=nothing.account_id) from None
+            thread = None
+            if nothing.conversation_id is not None:
+                with self._db.read() as session:
+                    thread = session.get(Conversation, nothing.conversation_id)
+            raise Refused(
+                nothing.refusal, account_id=nothing.account_id, conversation=thread
+            ) from None
 
     def _numbers_for(self, author: str) -> list[ReplyNumber]:
         """The assigned numbers whose Response Email or authorised senders include author."""
@@ -930,6 +944,7 @@ class ConversationService:
         now = self._clock.now()
         sent: list[tuple[str, str, str]] = []  # destination, message id, conversation id
         refused: list[tuple[str, str]] = []  # destination, why
+        opted_out: list[str | None] = []  # the existing conversation of each opted-out one
         for start, number in plan:
             if number is None:
                 refused.append(
@@ -961,12 +976,25 @@ class ConversationService:
                     sent.append((start.destination, str(result["messageid"]), conversation.id))
             except ServiceError as exc:
                 refused.append((start.destination, f"{exc.message} ({exc.code})"))
+                if exc.code == "DESTINATION_OPTED_OUT":
+                    # The customer texted STOP in a conversation that exists: the writer is
+                    # told there, in its thread, like the refusal of a reply.
+                    opted_out.append(
+                        session.scalar(
+                            select(Conversation.id).where(
+                                Conversation.account_id == number.account_id,
+                                Conversation.reply_number == number.number,
+                                Conversation.customer == start.destination,
+                            )
+                        )
+                    )
         first_account = next((n.account_id for _s, n in plan if n is not None), None)
         if not sent:
             lines = "; ".join(f"{d}: {why}" for d, why in refused)
             raise _NothingSent(
                 Refusal(Code.NOT_SENDABLE, f"No SMS was sent and nothing was charged. {lines}"),
                 first_account,
+                conversation_id=opted_out[0] if len(plan) == 1 and opted_out else None,
             )
         summary = f"authenticated: {email.verdict.how}; sent to " + ", ".join(
             d for d, _m, _c in sent
@@ -1272,10 +1300,13 @@ def _forget(tasks: dict[str, asyncio.Task[None]], email_id: str, _task: object) 
 
 
 class _NothingSent(Exception):
-    def __init__(self, refusal: Refusal, account_id: str | None) -> None:
+    def __init__(
+        self, refusal: Refusal, account_id: str | None, *, conversation_id: str | None = None
+    ) -> None:
         super().__init__(refusal.reason)
         self.refusal = refusal
         self.account_id = account_id
+        self.conversation_id = conversation_id
 
 
 def _choose_number(usable: list[ReplyNumber], author: str, named: str | None) -> ReplyNumber | None:

@@ -217,4 +217,6 @@ def should_explain(refusal: Refusal, *, sender: Verdict | None, automatic: bool)
 def refused_for_message_service(code: str, message: str) -> Refusal:
     """A refusal the message service made (no credit, not allowed, too long): its code and
     sentence as the API gives them, and a note that nothing was charged."""
+    if "nothing was charged" in message.lower():
+        return Refusal(code, message)  # it says so already (an opt-out's refusal does)
     return Refusal(code, f"{message} Nothing was sent and nothing was charged.")

@@ -43,11 +43,13 @@ from smsbridge.messages.service import MessageService
 from smsbridge.messages.status import Status
 from smsbridge.numbers.phone import InvalidNumber, normalise_number
 from smsbridge.numbers.service import NumberService
+from smsbridge.optout.service import Actor, OptOutService
 from smsbridge.segments import is_gsm7, plan
 from smsbridge.settings import Settings
 from smsbridge.webhooks import signing
 from smsbridge.webhooks.service import (
     INBOUND_EVENT,
+    KEYWORD_EVENT,
     STATUS_EVENT,
     WebhookService,
     check_webhook_url,
@@ -68,6 +70,7 @@ class DashboardServices:
     numbers: NumberService
     webhooks: WebhookService
     conversations: ConversationService
+    optout: OptOutService
 
 
 PREFIX = "/account"
@@ -83,7 +86,11 @@ HERE = Path(__file__).parent
 POLL_SECONDS = 3
 RECENT_WEBHOOKS = 50
 # What each webhook event is, in words.
-EVENTS: Mapping[str, str] = {STATUS_EVENT: "Delivery report", INBOUND_EVENT: "Inbound SMS"}
+EVENTS: Mapping[str, str] = {
+    STATUS_EVENT: "Delivery report",
+    INBOUND_EVENT: "Inbound SMS",
+    KEYWORD_EVENT: "Opt-out keyword",
+}
 
 # Confirmations after a redirect come from this fixed list, so no text is ever reflected.
 DONE: Mapping[str, str] = {
@@ -98,6 +105,8 @@ DONE: Mapping[str, str] = {
     "credit-added": "Credit added.",
     "sent": "Sent. The status updates here as the carrier reports it.",
     "webhooks-saved": "Webhook URLs saved.",
+    "optout-removed": "Removed from the opt-out list: you may text them again.",
+    "optout-settings-saved": "Opt-out settings saved.",
 }
 
 _SPLIT = re.compile(r"[,;\n\r]+")
@@ -565,11 +574,13 @@ def build_dashboard_router(
         version = hashlib.sha256(
             "|".join(f"{i.id}:{i.status}" for i in items).encode()
         ).hexdigest()[:16]
+        blocked = services.optout.blocked(account_id, row.number, customer_of(customer))
         return {
             "number": row,
             "customer": customer_of(customer),
             "items": items,
             "version": version,
+            "opted_out": blocked,
         }
 
     def conversation_page(
@@ -904,6 +915,119 @@ def build_dashboard_router(
         secret = services.webhooks.rotate_secret(account_id)
         # Shown in this response only: a reload, or any other page, never shows it again.
         return webhooks_page(request, account_id, new_secret=secret)
+
+    # -- opt-outs -------------------------------------------------------------------------
+
+    def optouts_page(
+        request: Request, account_id: str, status: int = 200, **extra: Any
+    ) -> Response:
+        search = str(extra.pop("search", "") or "")
+        try:
+            found = services.optout.listing(account_id, search=search or None, limit=500)
+        except Invalid as exc:
+            found = services.optout.listing(account_id, limit=500)
+            extra.setdefault("search_error", exc.message)
+        return render(
+            request,
+            "optouts.html",
+            status,
+            title="Opt-outs",
+            entries=found["optouts"],
+            total=found["total"],
+            search=search,
+            events=services.optout.events(account_id, limit=50),
+            numbers=services.numbers.list_numbers(account_id),
+            preferences=services.optout.get_settings(account_id),
+            **extra,
+        )
+
+    def page_actor(viewer: Viewer, source: str = "page") -> Actor:
+        return Actor(source=source, who=f"user {viewer.email}")
+
+    @router.get("/optouts")
+    def optouts(request: Request, viewer: Page, search: str = "") -> Response:
+        return optouts_page(request, account_of(viewer), search=search.strip()[:40])
+
+    @router.post("/optouts")
+    async def add_optouts(request: Request, viewer: Page) -> Response:
+        account_id = account_of(viewer)
+        form = await request.form()
+        text = _form_text(form, "numbers")
+        number = _form_text(form, "replynumber").strip()
+        note = _form_text(form, "note").strip()[:1000] or None
+        try:
+            result = services.optout.add(
+                account_id,
+                text[:1_000_000].splitlines(),
+                page_actor(viewer),
+                reply_number=number or None,
+                note=note,
+            )
+        except ServiceError as exc:
+            if exc.status == 404:
+                raise
+            return optouts_page(
+                request,
+                account_id,
+                exc.status,
+                add_error=exc.message,
+                add_problems=exc.details or [],
+                numbers_text=text,
+                chosen_number=number,
+                note=note or "",
+            )
+        message = f"Added {result['added']} number{'s' if result['added'] != 1 else ''}."
+        if result["alreadylisted"]:
+            message += f" {result['alreadylisted']} were on the list already."
+        return optouts_page(request, account_id, 201, add_message=message)
+
+    @router.post("/optouts/remove")
+    async def remove_optout(request: Request, viewer: Page) -> Response:
+        account_id = account_of(viewer)
+        form = await request.form()
+        customer = _form_text(form, "customer")[:30]
+        number = _form_text(form, "replynumber")[:30] or "*"
+        services.optout.remove(account_id, customer, page_actor(viewer), reply_number=number)
+        return go("/optouts", "optout-removed")
+
+    @router.post("/optouts/settings")
+    async def optout_settings(request: Request, viewer: Page) -> Response:
+        account_id = account_of(viewer)
+        form = await request.form()
+        current = services.optout.get_settings(account_id)
+        language = next(iter(current["keywords"]), "en")
+        texts: dict[str, dict[str, str]] = {
+            kind: dict(by_language) for kind, by_language in current["texts"].items()
+        }
+        for kind in ("optout", "optin", "help"):
+            value = _form_text(form, f"text_{kind}").strip()
+            texts.setdefault(kind, {})
+            if value:
+                texts[kind][language] = value
+            else:
+                texts[kind].pop(language, None)  # empty: the built-in text
+        scope = _form_text(form, "scope")
+        try:
+            services.optout.update_settings(
+                account_id,
+                {
+                    "scope": scope if scope in ("pair", "account") else None,
+                    "texts": {k: v for k, v in texts.items() if v},
+                },
+            )
+        except Invalid as exc:
+            return optouts_page(request, account_id, 400, settings_error=exc.message)
+        return go("/optouts", "optout-settings-saved")
+
+    @router.get("/optouts.csv")
+    def optouts_csv(viewer: Page) -> Response:
+        account_id = account_of(viewer)
+        stamp = services.clock.now().strftime("%Y%m%d-%H%M")
+        return Response(
+            services.optout.export_csv(account_id),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="optouts-{stamp}.csv"'},
+        )
 
     @router.get("/emails")
     def emails(request: Request, viewer: Page, status: str = "") -> Response:

@@ -22,6 +22,7 @@ from smsbridge.db.models import (
     InboundMessage,
     Message,
     ReplyNumber,
+    SuppressionEvent,
     User,
 )
 from smsbridge.errors import Invalid
@@ -57,6 +58,8 @@ class ThreadItem:
     id: str
     # An outbound SMS that an email reply became: who wrote that email.
     email_from: str | None = None
+    # An inbound SMS that was an opt-out keyword: what it did ("opted out (STOP)").
+    keyword_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ class DashboardViews:
                     InboundMessage.sender == customer,
                 )
             )
+            inbound_rows = list(inbound)
+            notes = self._keyword_notes(session, account_id, [m.id for m in inbound_rows])
             items += [
                 ThreadItem(
                     direction="in",
@@ -199,11 +204,35 @@ class DashboardViews:
                     segments=None,
                     encoding=None,
                     id=m.id,
+                    keyword_note=notes.get(m.id),
                 )
-                for m in inbound
+                for m in inbound_rows
             ]
             items += self._refused_emails(session, account_id, number, customer)
         return sorted(items, key=lambda i: (i.at, _ORDER.get(i.direction, 9), i.id))
+
+    def _keyword_notes(
+        self, session: Session, account_id: str, inbound_ids: list[str]
+    ) -> dict[str, str]:
+        """Inbound SMS id -> what its keyword did, from the opt-out audit trail."""
+        if not inbound_ids:
+            return {}
+        words = {"opted_out": "opted out", "opted_in": "opted back in"}
+        rows = session.execute(
+            select(
+                SuppressionEvent.inbound_message_id,
+                SuppressionEvent.action,
+                SuppressionEvent.keyword,
+            ).where(
+                SuppressionEvent.account_id == account_id,
+                SuppressionEvent.inbound_message_id.in_(inbound_ids),
+            )
+        )
+        return {
+            str(row.inbound_message_id): f"The customer {words.get(row.action, row.action)} "
+            f"({row.keyword})"
+            for row in rows
+        }
 
     def _email_sources(
         self, session: Session, account_id: str, number: str, customer: str

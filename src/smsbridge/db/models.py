@@ -386,6 +386,74 @@ class SignInFailure(Base):
     __table_args__ = (Index("ix_sign_in_failures_subject_failed_at", "subject", "failed_at"),)
 
 
+class Suppression(Base):
+    """A customer number the account may not text (they sent STOP, or the account said so).
+
+    `reply_number` is the Reply Number the opt-out is for, or ANY_NUMBER: every sender of
+    the account. One row per (account, customer, reply_number); what happened to it over time
+    is in suppression_events.
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    customer: Mapped[str] = mapped_column(String(20))
+    reply_number: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    # keyword, api, page or import: how the entry came to be.
+    source: Mapped[str] = mapped_column(String(16))
+    keyword: Mapped[str | None] = mapped_column(String(50))
+    # Who added it: "key <id>" or "user <email>"; none for a customer's keyword.
+    actor: Mapped[str | None] = mapped_column(String(400))
+    inbound_message_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "customer", "reply_number"),
+        Index("ix_suppressions_account_id_created_at", "account_id", "created_at"),
+    )
+
+
+class SuppressionEvent(Base):
+    """The audit trail of the suppression list: append-only, kept after an entry is removed."""
+
+    __tablename__ = "suppression_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    customer: Mapped[str] = mapped_column(String(20))
+    reply_number: Mapped[str] = mapped_column(String(20))
+    # opted_out, opted_in (a customer's keyword), added, removed (the account).
+    action: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    keyword: Mapped[str | None] = mapped_column(String(50))
+    actor: Mapped[str | None] = mapped_column(String(400))
+    inbound_message_id: Mapped[str | None] = mapped_column(String(36))
+    # The automatic SMS the event sent (a confirmation), if any.
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_suppression_events_account_id_customer_at", "account_id", "customer", "at"),
+    )
+
+
+class OptOutPreferences(Base):
+    """An account's own opt-out choices; a null column means the operator's default."""
+
+    __tablename__ = "optout_preferences"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    scope: Mapped[str | None] = mapped_column(String(16))
+    # {language: {"optout": [...], "optin": [...], "help": [...]}}
+    keywords: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # {"optout"|"optin"|"help": {language: text}}
+    texts: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime]
+
+
 class GatewaySecret(Base):
     """Secrets the gateway generates for itself (so every process shares them)."""
 

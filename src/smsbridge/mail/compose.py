@@ -69,9 +69,20 @@ class ForwardedSms:
     history: Sequence[HistoryItem] = ()
     # When the conversation began: roots its Outlook Thread-Index (None: no Thread-Index).
     thread_started_at: datetime | None = None
+    # A keyword the SMS was recognised as (opt-out, opt-in, help): shown above the text and
+    # in a header, so the business sees, and its mail rules can sort, what the customer did.
+    keyword: KeywordNote | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.received_at, "received_at")
+
+
+@dataclass(frozen=True)
+class KeywordNote:
+    """What a keyword SMS did, for its forwarding email."""
+
+    kind: str  # optout, optin or help
+    notice: str  # one or two sentences, e.g. "The customer opted out (they texted STOP)..."
 
 
 @dataclass(frozen=True)
@@ -236,8 +247,10 @@ def forward_email(sms: ForwardedSms) -> EmailMessage:
         for when, who, said in history:
             history_plain += [f"{when}, {who}:", *(f"  {line}" for line in said.split("\n")), ""]
 
+    banner = [f"[{sms.keyword.notice}]", ""] if sms.keyword is not None else []
     plain = "\n".join(
         [
+            *banner,
             f"SMS from {sms.customer} to {sms.reply_number}:",
             "",
             text,
@@ -264,8 +277,14 @@ def forward_email(sms: ForwardedSms) -> EmailMessage:
             '<p style="color:#666;font-size:90%;margin-top:24px">Earlier in this conversation:</p>'
             f'<ul style="list-style:none;padding:0;font-size:90%">{items}</ul>'
         )
+    banner_html = (
+        '<p style="padding:8px 12px;border:2px solid #b00;background:#fff4f4">'
+        f"<strong>{_h(sms.keyword.notice)}</strong></p>"
+        if sms.keyword is not None
+        else ""
+    )
     body_html = (
-        f"<p>SMS from {_h(sms.customer)} to {_h(sms.reply_number)}:</p>"
+        f"{banner_html}<p>SMS from {_h(sms.customer)} to {_h(sms.reply_number)}:</p>"
         f'<blockquote style="margin:0 0 16px 0;padding:8px 12px;border-left:3px solid #ccc">'
         f"{_h_multiline(text)}</blockquote>"
         f'<table style="border-collapse:collapse;font-size:90%">{rows}</table>'
@@ -288,6 +307,9 @@ def forward_email(sms: ForwardedSms) -> EmailMessage:
         date=sms.received_at,
         thread_started_at=sms.thread_started_at,
     )
+    if sms.keyword is not None:
+        # For mail rules: X-Smsbridge-Keyword: optout (or optin, help).
+        msg["X-Smsbridge-Keyword"] = sms.keyword.kind
     _set_bodies(msg, plain, body_html)
     return msg
 

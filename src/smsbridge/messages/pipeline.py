@@ -38,8 +38,10 @@ from smsbridge.clock import Clock
 from smsbridge.credits import ledger
 from smsbridge.db.engine import Database
 from smsbridge.db.models import CarrierPart, Message, OrphanReceipt
+from smsbridge.errors import error_code
 from smsbridge.messages import evidence
 from smsbridge.messages.inbound import InboundService
+from smsbridge.messages.service import SuppressionCheck
 from smsbridge.messages.status import FINAL_STATUSES, REFUNDED_STATUSES, State, Status
 from smsbridge.settings import PipelineSettings
 
@@ -109,6 +111,7 @@ class Pipeline:
         inbound: InboundService,
         settings: PipelineSettings,
         on_status: OnStatus | None = None,
+        suppressions: SuppressionCheck | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -116,6 +119,7 @@ class Pipeline:
         self._inbound = inbound
         self._settings = settings
         self._on_status = on_status
+        self._suppressions = suppressions
 
     def _notify(self, session: Session, message_ids: Sequence[str], now: datetime) -> None:
         """Tell the listener (delivery-report webhooks) about status changes, inside the
@@ -204,7 +208,24 @@ class Pipeline:
                 return []
             deadlines = {r.id: valid_until(r.created, r.schedule, r.validity_minutes) for r in rows}
             expired = [r for r in rows if deadlines[r.id] <= now]
-            live = [r for r in rows if r not in expired]
+            opted_out = self._opted_out(session, [r for r in rows if r not in expired])
+            live = [r for r in rows if r not in expired and r.id not in opted_out]
+            for row in rows:
+                if row.id in opted_out:
+                    # Checked again at send time: the customer may have texted STOP after
+                    # the message was scheduled. Refunded, like any message never sent.
+                    self._finish(
+                        session,
+                        row.id,
+                        row.account_id,
+                        row.credits_milli,
+                        Status.REJECTED,
+                        now,
+                        code=error_code("DESTINATION_OPTED_OUT").number,
+                        detail=f"Not sent: {opted_out[row.id]} after it was scheduled. "
+                        "Its credits were returned.",
+                        permanent=True,
+                    )
             for row in expired:
                 self._finish(
                     session,
@@ -243,6 +264,25 @@ class Pipeline:
             )
             for r in live
         ]
+
+    def _opted_out(self, session: Session, rows: Sequence[Any]) -> dict[str, str]:
+        """The scheduled rows whose destination has opted out of their sender since, with
+        why. Messages sent at once were checked when accepted, a moment ago."""
+        if self._suppressions is None:
+            return {}
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for row in rows:
+            if row.schedule is not None:
+                groups.setdefault((row.account_id, row.sender), []).append(row)
+        found: dict[str, str] = {}
+        for (account_id, sender), members in groups.items():
+            blocked = self._suppressions.blocked(
+                session, account_id, sender, [r.destination for r in members]
+            )
+            found.update(
+                {r.id: blocked[r.destination] for r in members if r.destination in blocked}
+            )
+        return found
 
     def record(self, worker: str, results: Sequence[SubmitResult]) -> None:
         now = self._clock.now()

@@ -156,6 +156,17 @@ class ScheduledMessageResponse(BaseModel):
     status: str
 
 
+class RefusedDestination(BaseModel):
+    """A destination of a batch that was not sent to (smsbridge addition)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: int = Field(description="Its position in the request's destinations (from 0).")
+    destination: str
+    code: str = Field(description="Why, as an error code: DESTINATION_OPTED_OUT.")
+    message: str
+
+
 class BatchResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -163,6 +174,11 @@ class BatchResponse(BaseModel):
     status: str
     credits: float = Field(description="Credits left on the account after this batch.")
     creditsUsed: float = Field(description="Credits the batch cost.")
+    refused: list[RefusedDestination] | None = Field(
+        None,
+        description="smsbridge addition, present only when some destinations opted out: "
+        "those left out (nothing sent or charged for them); the rest were sent.",
+    )
 
 
 class CancelledResponse(BaseModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -60,12 +61,39 @@ SENT_WORD = "SENT"
 SCHEDULE_LOOKBACK = timedelta(days=92)
 
 
+class SuppressionCheck(Protocol):
+    """The opt-out list, as sends consult it (smsbridge.optout implements it)."""
+
+    def blocked(
+        self, session: Session, account_id: str, sender: str, destinations: Collection[str]
+    ) -> dict[str, str]:
+        """The destinations `sender` may not text, each with a sentence saying why."""
+        ...
+
+
+def opted_out(why: str) -> ServiceError:
+    return ServiceError(
+        403,
+        "DESTINATION_OPTED_OUT",
+        f"{why}; nothing was sent and nothing was charged. The customer can opt back in by "
+        "texting START.",
+    )
+
+
 class MessageService:
-    def __init__(self, db: Database, clock: Clock, settings: Settings, rates: RateTable) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        rates: RateTable,
+        suppressions: SuppressionCheck | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
         self._rates = rates
+        self._suppressions = suppressions
         self.zone = ZoneInfo(settings.api.timezone)
         self.max_page_bytes = settings.api.max_page_bytes
 
@@ -100,8 +128,15 @@ class MessageService:
         conversation_id: str | None = None,
         max_segments: int | None = None,
         flash: bool = False,
+        exempt: bool = False,
+        charge: bool = True,
     ) -> dict[str, Any]:
-        """Check, price, debit and queue one message inside the caller's transaction."""
+        """Check, price, debit and queue one message inside the caller's transaction.
+
+        `exempt` skips the opt-out list (the confirmation of an opt-out itself, and OTPs where
+        the operator allows it); `charge=False` sends at no cost (automatic replies, if the
+        operator says so).
+        """
         policy = self._policy(session, account_id)
         common = self._common(request, policy, now)
         if max_segments is not None and common.segments > max_segments:
@@ -110,6 +145,13 @@ class MessageService:
                 f"The text needs {common.segments} SMS segments; the most is {max_segments}.",
             )
         priced = price_destination(request.destination, common, policy)
+        if not exempt:
+            # Before the debit: a refused send is never charged, not even for a moment.
+            blocked = self.blocked(session, account_id, common.sender, [priced.destination])
+            if priced.destination in blocked:
+                raise opted_out(blocked[priced.destination])
+        if not charge:
+            priced = dataclasses.replace(priced, credits_milli=0)
         message_id = new_id()
         ledger.debit(session, account_id, priced.credits_milli, now, message_id=message_id)
         row = _message_row(message_id, account_id, None, common, priced, request, now)
@@ -204,6 +246,20 @@ class MessageService:
                 f"(first: {first['message']}) and nothing was sent.",
                 details=problems[:100],
             )
+        # Opted-out customers are the exception to all-or-nothing: a campaign must still reach
+        # everyone else, and the answer names each one left out, so nothing is a guess.
+        refused = self._opted_out_of(session, account_id, rows)
+        if refused:
+            left_out = {int(x["index"]) for x in refused}
+            rows = [r for i, r in enumerate(rows) if i not in left_out]
+            if not rows:
+                raise ServiceError(
+                    403,
+                    "DESTINATION_OPTED_OUT",
+                    f"Every destination of the batch ({len(refused)}) opted out; nothing was "
+                    "sent and nothing was charged.",
+                    details=refused[:100],
+                )
         total = sum(int(r["credits_milli"]) for r in rows)
         session.execute(
             insert(Batch).values(
@@ -216,12 +272,50 @@ class MessageService:
         )
         ledger.debit(session, account_id, total, now, batch_id=batch_id)
         session.execute(insert(Message), rows)
-        return {
+        answer: dict[str, Any] = {
             "batchid": batch_id,
             "status": Status.SCHEDULED.value if schedule is not None else SENT_WORD,
             "credits": to_credits(ledger.balance_milli(session, account_id)),
             "creditsUsed": to_credits(total),
         }
+        if refused:
+            answer["refused"] = refused
+        return answer
+
+    def blocked(
+        self, session: Session, account_id: str, sender: str, destinations: Sequence[str]
+    ) -> dict[str, str]:
+        """The destinations the opt-out list stops `sender` texting, with why."""
+        if self._suppressions is None:
+            return {}
+        return self._suppressions.blocked(session, account_id, sender, destinations)
+
+    def _opted_out_of(
+        self, session: Session, account_id: str, rows: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The rows of a batch whose destination opted out of their sender, as the answer's
+        `refused` entries (index in the rows, destination, code, message)."""
+        by_sender: dict[str, list[str]] = {}
+        for row in rows:
+            by_sender.setdefault(str(row["sender"]), []).append(str(row["destination"]))
+        blocked = {
+            sender: self.blocked(session, account_id, sender, destinations)
+            for sender, destinations in by_sender.items()
+        }
+        refused: list[dict[str, Any]] = []
+        for index, row in enumerate(rows):
+            why = blocked[str(row["sender"])].get(str(row["destination"]))
+            if why is not None:
+                error = opted_out(why)
+                refused.append(
+                    {
+                        "index": index,
+                        "destination": wire.digits(str(row["destination"])),
+                        "code": error.code,
+                        "message": error.message,
+                    }
+                )
+        return refused
 
     def _common(self, request: MessageIn | BatchIn, policy: Policy, now: datetime) -> Common:
         return check_common(

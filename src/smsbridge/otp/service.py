@@ -60,12 +60,17 @@ class OtpService:
         settings: OtpSettings,
         messages: MessageService,
         home_region: str,
+        *,
+        exempt_from_optout: bool = False,
     ) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
         self._messages = messages
         self._home_region = home_region
+        # The operator's choice (optout.otp_exempt): a passcode someone asked for is not
+        # marketing, but an account may not use OTPs to get round a STOP unless allowed.
+        self._exempt_from_optout = exempt_from_optout
 
     @functools.cached_property
     def _key(self) -> bytes:
@@ -104,6 +109,7 @@ class OtpService:
                 account_id,
                 MessageIn(sender=request.sender, destination=request.destination, content=content),
                 now,
+                exempt=self._exempt_from_optout,
             )
             session.execute(
                 insert(OneTimePasscode).values(

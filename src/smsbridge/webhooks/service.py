@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STATUS_EVENT = "message.status"
 INBOUND_EVENT = "message.inbound"
+KEYWORD_EVENT = "message.keyword"
 
 # A POST that has not been recorded after this long is assumed lost with its worker.
 SENDING_TIMEOUT = timedelta(minutes=5)
@@ -280,6 +281,31 @@ class WebhookService:
             "created": _iso(inbound.received_at),
         }
         row = self._delivery_row(inbound.account_id, INBOUND_EVENT, inbound.id, url, payload, now)
+        session.execute(insert(WebhookDelivery), [row])
+        return bool(row["status"] == "queued")
+
+    def enqueue_keyword(
+        self, session: Session, inbound: InboundMessage, facts: dict[str, Any], now: datetime
+    ) -> bool:
+        """Queue a `message.keyword` event (a customer's STOP, START or HELP, and what it
+        did) to the account's inbound URL, besides the SMS's own `message.inbound` event."""
+        if inbound.account_id is None:
+            return False
+        url = session.scalar(
+            select(Account.inbound_webhook_url).where(Account.id == inbound.account_id)
+        )
+        if not url:
+            return False
+        payload = {
+            "messageid": inbound.id,
+            "customerid": inbound.account_id,
+            "sender": inbound.sender.lstrip("+"),
+            "destination": inbound.reply_number.lstrip("+"),
+            "content": inbound.content,
+            "created": _iso(inbound.received_at),
+            **facts,
+        }
+        row = self._delivery_row(inbound.account_id, KEYWORD_EVENT, inbound.id, url, payload, now)
         session.execute(insert(WebhookDelivery), [row])
         return bool(row["status"] == "queued")
 
