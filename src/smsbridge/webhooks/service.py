@@ -264,31 +264,26 @@ class WebhookService:
 
     def enqueue_inbound(self, session: Session, inbound: InboundMessage, now: datetime) -> bool:
         """Queue a `message.inbound` event if the SMS's account has an inbound URL."""
-        if inbound.account_id is None:
-            return False
-        url = session.scalar(
-            select(Account.inbound_webhook_url).where(Account.id == inbound.account_id)
+        return self._enqueue_about_inbound(
+            session, INBOUND_EVENT, inbound, {"keyword": inbound.keyword}, now
         )
-        if not url:
-            return False
-        payload = {
-            "messageid": inbound.id,
-            "customerid": inbound.account_id,
-            "sender": inbound.sender.lstrip("+"),
-            "destination": inbound.reply_number.lstrip("+"),
-            "content": inbound.content,
-            "keyword": inbound.keyword,
-            "created": _iso(inbound.received_at),
-        }
-        row = self._delivery_row(inbound.account_id, INBOUND_EVENT, inbound.id, url, payload, now)
-        session.execute(insert(WebhookDelivery), [row])
-        return bool(row["status"] == "queued")
 
     def enqueue_keyword(
         self, session: Session, inbound: InboundMessage, facts: dict[str, Any], now: datetime
     ) -> bool:
         """Queue a `message.keyword` event (a customer's STOP, START or HELP, and what it
         did) to the account's inbound URL, besides the SMS's own `message.inbound` event."""
+        return self._enqueue_about_inbound(session, KEYWORD_EVENT, inbound, facts, now)
+
+    def _enqueue_about_inbound(
+        self,
+        session: Session,
+        event: str,
+        inbound: InboundMessage,
+        extra: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        """Queue `event` about an inbound SMS to its account's inbound URL, if it has one."""
         if inbound.account_id is None:
             return False
         url = session.scalar(
@@ -302,10 +297,10 @@ class WebhookService:
             "sender": inbound.sender.lstrip("+"),
             "destination": inbound.reply_number.lstrip("+"),
             "content": inbound.content,
+            **extra,
             "created": _iso(inbound.received_at),
-            **facts,
         }
-        row = self._delivery_row(inbound.account_id, KEYWORD_EVENT, inbound.id, url, payload, now)
+        row = self._delivery_row(inbound.account_id, event, inbound.id, url, payload, now)
         session.execute(insert(WebhookDelivery), [row])
         return bool(row["status"] == "queued")
 
