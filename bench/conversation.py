@@ -97,6 +97,9 @@ SMS_TOKEN = re.compile(rb"\bS(\d{9})Q\b")
 REPLY_TOKEN = re.compile(rb"\bR(\d{9})Q\b")
 AIM_SMS_P99_MS = 100.0
 AIM_EMAIL_P99_MS = 250.0
+# A stage stops injecting once more than this many seconds of its load are outstanding.
+GUARD_SECONDS = 2.0
+KEPT_RATE = 0.9  # a stage whose injector reached less than this share of its rate fell behind
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -115,6 +118,8 @@ class Row:
     cpu_us_per_message: float
     load: float
     backlog: int = 0  # messages of earlier stages still on their way when this one started
+    probe_ms: float = math.nan  # speed_probe() when the stage started
+    stopped: bool = False  # the injector stopped early: more than GUARD_SECONDS behind
 
     def cells(self) -> list[str]:
         lat = self.latencies_ms
@@ -128,7 +133,7 @@ class Row:
             f"{self.target:,.0f}",
             f"{self.sent:,}",
             f"{self.measured:,}" + ("" if self.measured == self.sent else "!"),
-            f"{self.achieved:,.0f}",
+            f"{self.achieved:,.0f}" + ("!" if not self.kept_rate else ""),
             ms(50),
             ms(95),
             ms(99),
@@ -136,8 +141,15 @@ class Row:
             f"{self.gateway_cpu_share * 100:.0f}%",
             f"{self.cpu_us_per_message:,.0f}",
             f"{self.load:.2f}",
+            f"{self.probe_ms:.0f}",
             f"{self.backlog:,}" if self.backlog else "",
+            f"stopped, {GUARD_SECONDS:g} s behind" if self.stopped else "",
         ]
+
+    @property
+    def kept_rate(self) -> bool:
+        """Whether the injector reached the target rate (it waits for each SMTP 250)."""
+        return self.achieved >= KEPT_RATE * self.target
 
     @property
     def p99(self) -> float:
@@ -158,9 +170,11 @@ HEADERS = [
     "gw CPU",
     "µs/msg",
     "load",
+    "probe ms",
     "backlog",
+    "note",
 ]
-LEFT = {0, 1}
+LEFT = {0, 1, 15}
 
 
 def format_table(rows: Sequence[Row]) -> str:
@@ -180,6 +194,18 @@ def format_table(rows: Sequence[Row]) -> str:
         "-" * (w + 2) if i in LEFT else "-" * (w + 1) + ":" for i, w in enumerate(widths)
     )
     return "\n".join([line(HEADERS), rule + "|", *(line(b) for b in body)])
+
+
+def speed_probe() -> float:
+    """Milliseconds for sum(range(10**6)), best of 3: how fast a core is for Python right now.
+    A shared machine slows every figure down; this says by how much (about 15-20 ms on an idle
+    2.6 GHz core)."""
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(range(10**6))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 # -- the mail relay ----------------------------------------------------------------------------
@@ -392,17 +418,29 @@ def set_up_accounts(gateway: GatewayProcess, accounts: int) -> Setup:
 # -- load --------------------------------------------------------------------------------------
 
 
-def paced(rate: float, duration: float, threads: int, send: Callable[[int], None]) -> float:
+def paced(
+    rate: float,
+    duration: float,
+    threads: int,
+    send: Callable[[int], None],
+    behind: Callable[[], bool],
+) -> tuple[float, bool]:
     """Call send(0), send(1), ... at `rate` per second for `duration`, from `threads` threads
-    (each call at its slot or as soon after as a thread is free); returns the achieved rate."""
+    (each call at its slot or as soon after as a thread is free), checking `behind()` twice a
+    second and stopping early once it is true. Returns the achieved rate and whether it stopped.
+
+    Stopping bounds the backlog an overloaded stage leaves: the next stage waits for it, and a
+    gateway minutes behind would only measure its own queue."""
     count = max(1, round(rate * duration))
     start = time.monotonic() + 0.05
     slots = iter(range(count))
     lock = threading.Lock()
     done_at: list[float] = []
+    stop = threading.Event()
+    finished = threading.Event()
 
     def worker() -> None:
-        while True:
+        while not stop.is_set():
             with lock:
                 index = next(slots, None)
             if index is None:
@@ -414,13 +452,23 @@ def paced(rate: float, duration: float, threads: int, send: Callable[[int], None
             with lock:
                 done_at.append(time.monotonic())
 
+    def monitor() -> None:
+        while not finished.wait(0.5):
+            if behind():
+                stop.set()
+                return
+
     pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    watcher = threading.Thread(target=monitor, daemon=True)
+    watcher.start()
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
+    finished.set()
+    watcher.join()
     elapsed = max(done_at) - start if done_at else math.nan
-    return count / elapsed if elapsed > 0 else math.nan
+    return (len(done_at) / elapsed if elapsed > 0 else math.nan), stop.is_set()
 
 
 class SmsInjector:
@@ -582,7 +630,7 @@ def bench_database(kind: str, options: Options) -> Run:
         # A few unmeasured conversations first: imports, caches and connections warm up, and
         # the email stages have forwards to answer even if no SMS stage runs.
         warm = max(20, options.accounts * 2)
-        paced(50, warm / 50, 1, injector.send)
+        paced(50, warm / 50, 1, injector.send, lambda: False)
         wait_until(lambda: len(relay.forwards) >= warm, options.drain)
         if options.py_spy is not None:
             stack.enter_context(sampled(pid, options.py_spy / f"{kind}.txt"))
@@ -610,7 +658,7 @@ def bench_database(kind: str, options: Options) -> Run:
             )
             for row in rows:
                 print(f"[{kind}] " + "  ".join(row.cells()[1:]), flush=True)
-                if row.measured < row.sent:
+                if row.measured < row.sent or not row.kept_rate or row.stopped:
                     direction = "sms" if row.stage.endswith("sms->email") else "email"
                     overloaded[direction] = min(overloaded.get(direction, math.inf), row.target)
             run.rows += rows
@@ -668,24 +716,39 @@ def stage(
     backlog = sum(t not in relay.accepted_at for t in earlier_sms)
     backlog += sum(t not in submitted for t in earlier_replies)
     load = os.getloadavg()[0]
+    probe = speed_probe()
     first_sms = len(injector.tokens)
     first_reply = len(replies.sent_at)
     achieved: dict[str, float] = {}
     cpu_before, wall_before = cpu_seconds(gateway.pid), time.monotonic()
-    loads = []
-    if sms_rate:
-        loads.append(("sms", sms_rate, injector.send))
-    if email_rate:
-        loads.append(("email", email_rate, replies.send))
-    threads = [
-        threading.Thread(
-            target=lambda n=name, r=rate, f=send: achieved.__setitem__(
-                n, paced(r, options.duration, options.threads, f)
-            ),
-            daemon=True,
+    accepted_before = len(relay.accepted_at)
+    submitted_before = len(peer_times(peer)[1])
+
+    def sms_behind() -> bool:
+        outstanding = (len(injector.tokens) - first_sms) - (
+            len(relay.accepted_at) - accepted_before
         )
-        for name, rate, send in loads
-    ]
+        return outstanding > max(50.0, sms_rate * GUARD_SECONDS)
+
+    def email_behind() -> bool:
+        outstanding = (len(replies.sent_at) - first_reply) - (
+            len(peer_times(peer)[1]) - submitted_before
+        )
+        return outstanding > max(50.0, email_rate * GUARD_SECONDS)
+
+    loads: list[tuple[str, float, Callable[[int], None], Callable[[], bool]]] = []
+    if sms_rate:
+        loads.append(("sms", sms_rate, injector.send, sms_behind))
+    if email_rate:
+        loads.append(("email", email_rate, replies.send, email_behind))
+    stopped: dict[str, bool] = {}
+
+    def drive(
+        name: str, rate: float, send: Callable[[int], None], late: Callable[[], bool]
+    ) -> None:
+        achieved[name], stopped[name] = paced(rate, options.duration, options.threads, send, late)
+
+    threads = [threading.Thread(target=drive, args=load, daemon=True) for load in loads]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -730,6 +793,8 @@ def stage(
                 per_message,
                 load,
                 backlog,
+                probe,
+                stopped.get("sms", False),
             )
         )
     if email_rate:
@@ -747,6 +812,8 @@ def stage(
                 per_message,
                 load,
                 backlog,
+                probe,
+                stopped.get("email", False),
             )
         )
     return rows
@@ -798,7 +865,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--accounts", type=int, default=2, help="accounts, 2 Reply Numbers each")
     parser.add_argument("--customers", type=int, default=200, help="handsets per Reply Number")
-    parser.add_argument("--threads", type=int, default=4, help="sender threads per direction")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="sender threads (SMTP connections, peer requests) per direction (default 8)",
+    )
     parser.add_argument(
         "--drain", type=float, default=15.0, help="most seconds a stage waits for its last messages"
     )
@@ -825,7 +897,7 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def best_rate(rows: Sequence[Row], stage_name: str, aim_ms: float) -> str:
-    met = [r.target for r in rows if r.stage == stage_name and r.measured == r.sent]
+    met = [r.target for r in rows if r.stage == stage_name and r.measured == r.sent and r.kept_rate]
     met = [r.target for r in rows if r.stage == stage_name and r.p99 < aim_ms and r.target in met]
     return f"{max(met):,.0f}/s" if met else "none of the rates tried"
 
@@ -845,6 +917,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{os.cpu_count()} CPUs ({cpu}), load average "
         + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        + f"; speed probe {speed_probe():.0f} ms"
     )
     started = time.monotonic()
     runs: dict[str, Run] = {}
