@@ -494,13 +494,22 @@ class SmsInjector:
         self.tokens: list[int] = []
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._clients: list[httpx.Client] = []
 
     def _client(self) -> httpx.Client:
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
             client = httpx.Client(base_url=self.base_url, timeout=10.0, trust_env=False)
             self._local.client = client
+            with self._lock:
+                self._clients.append(client)
         return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._local = threading.local()
 
     def send(self, index: int) -> None:
         with self._lock:
@@ -559,11 +568,14 @@ class ReplySender:
             f"Yes, it is ready to collect. Ref R{token:09d}Q\n\nOn a day, SMS wrote:\n> Hi, is "
             f"my order ready? Ref S{forward.token:09d}Q\n"
         )
+        client = self._client()
         try:
-            self._client().send_message(reply)
+            client.send_message(reply)
         except (smtplib.SMTPException, OSError):
             with self._lock:
                 self.failed += 1
+                self._clients.remove(client)
+            client.close()  # the next send opens a new connection
             self._local.client = None
             return
         now = time.time()
@@ -641,6 +653,7 @@ def bench_database(kind: str, options: Options) -> Run:
         setup = set_up_accounts(gateway, options.accounts)
         wait_bound(peer)
         injector = SmsInjector(peer, setup, options.customers)
+        stack.callback(injector.close)
         replies = ReplySender(gateway.mail_port, lambda: list(relay.forwards))
         stack.callback(replies.close)
         # A few unmeasured conversations first: imports, caches and connections warm up, and

@@ -7,24 +7,24 @@ from bench.conversation import Options, bench_database
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_the_conversation_bench_measures_both_directions(kind: str) -> None:
+def test_the_conversation_bench_measures_both_directions() -> None:
+    # SQLite only: the bench's own runs cover PostgreSQL, and each run starts a whole gateway.
     options = Options(
         duration=2.0,
         sms_rates=[5.0],
         email_rates=[3.0],
-        both=(3.0, 2.0),
+        both=None,
         accounts=1,
         customers=3,
         threads=2,
         drain=60.0,  # a shared, busy machine may be slow; the bench only reports it
         py_spy=None,
     )
-    run = bench_database(kind, options)
+    run = bench_database("sqlite", options)
 
     assert run.problems == []
     stages = {row.stage: row for row in run.rows}
-    assert set(stages) == {"sms->email", "email->sms", "both: sms->email", "both: email->sms"}
+    assert set(stages) == {"sms->email", "email->sms"}
     for row in run.rows:
         assert row.sent > 0
         # Every message sent was seen at the other end and timed (how fast is the bench's job).
