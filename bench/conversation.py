@@ -26,18 +26,27 @@ dropped at the end) this script:
      `mail.inbound.trusted_networks`; no DKIM). Latency runs from the gateway's 250 to our DATA
      to the peer receiving the `submit_sm` with the reply's token (its own timestamp);
    - both at once (--both SMS_RATE,EMAIL_RATE), each direction measured as above.
-   A stage waits up to --drain seconds after its load for the last messages; any still missing
-   are counted, never hidden.
+   Before the stages, a few unmeasured SMS and replies warm the gateway up (the first email it
+   judges loads the Public Suffix List, about a second). A stage first waits (up to --drain s)
+   for what earlier stages left on the way ("backlog"), stops injecting once more than 2 s of
+   its load is outstanding ("stopped": the gateway fell behind, and a longer run would only
+   measure its queue), then waits up to --drain s for its last messages; any still missing are
+   counted ("!" on "measured"), never hidden. Higher rates of a direction that fell behind are
+   skipped. The replies' DMARC look-ups go to a DNS server this script runs on loopback, with
+   an empty zone (every answer NXDOMAIN at once).
 
-Columns: messages sent and measured; "rate/s" is the rate achieved by the injector (a loaded
-machine may fall short of the target); p50/p95/p99/max latency in milliseconds; "gw CPU" is
-the gateway process's CPU per wall-clock second over the stage, "µs/msg" the gateway's CPU per
-message of the stage (both directions in "both"); "load" the 1-minute load average when the
-stage started. The gateway's peak RSS (VmHWM) is printed per database. All timestamps are the
-machine's wall clock, read by node (the peer) and by this process (the relay, the SMTP client);
-the peer's are whole milliseconds.
+Columns: messages sent and measured; "rate/s" is the rate the injector achieved ("!" below 90%
+of the target: the SMTP client waits for each 250, so a slow gateway slows it down); p50/p95/
+p99/max latency in milliseconds; "gw CPU" is the gateway process's CPU per wall-clock second
+over the stage, "µs/msg" the gateway's CPU per message measured in the stage (both directions
+in "both"), less what it burns idle (measured for 3 s before the stages); "load" the 1-minute
+load average when the stage started; "probe ms" how long sum(range(10**6)) took in this process
+then (best of 3; 18 ms at the quietest moment of our runs), to show how much of a
+core a Python process was getting. The gateway's peak RSS (VmHWM) is printed per database.
+Timestamps are the machine's wall clock, read by node (the peer, whole milliseconds) and by
+this process (the relay, the SMTP client).
 
-    .venv/bin/python bench/conversation.py                     # SQLite, about 90 s
+    .venv/bin/python bench/conversation.py                     # SQLite, about 2 minutes
     .venv/bin/python bench/conversation.py --db both --duration 10
     .venv/bin/python bench/conversation.py --sms-rates 500,1000 --email-rates 0 --both none
     .venv/bin/python bench/conversation.py --py-spy /tmp/conv-prof   # py-spy in the venv
@@ -69,7 +78,7 @@ from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -124,6 +133,7 @@ class Row:
     backlog: int = 0  # messages of earlier stages still on their way when this one started
     probe_ms: float = math.nan  # speed_probe() when the stage started
     stopped: bool = False  # the injector stopped early: more than GUARD_SECONDS behind
+    waiting: str = ""  # what was still queued, and where, when the load ended
 
     def cells(self) -> list[str]:
         lat = self.latencies_ms
@@ -147,7 +157,14 @@ class Row:
             f"{self.load:.2f}",
             f"{self.probe_ms:.0f}",
             f"{self.backlog:,}" if self.backlog else "",
-            f"stopped, {GUARD_SECONDS:g} s behind" if self.stopped else "",
+            "; ".join(
+                part
+                for part in (
+                    f"stopped, {GUARD_SECONDS:g} s behind" if self.stopped else "",
+                    f"waiting: {self.waiting}" if self.waiting else "",
+                )
+                if part
+            ),
         ]
 
     @property
@@ -532,6 +549,7 @@ class ReplySender:
         self.next_token = itertools.count(1)
         self.sent_at: dict[int, float] = {}  # reply token -> time.time() of the gateway's 250
         self.failed = 0
+        self.errors: dict[str, int] = {}  # each kind of failure, with the first send it hit
         self._lock = threading.Lock()
         self._local = threading.local()
         self._clients: list[smtplib.SMTP] = []
@@ -571,9 +589,10 @@ class ReplySender:
         client = self._client()
         try:
             client.send_message(reply)
-        except (smtplib.SMTPException, OSError):
+        except (smtplib.SMTPException, OSError) as exc:
             with self._lock:
                 self.failed += 1
+                self.errors.setdefault(f"{type(exc).__name__}: {exc}"[:200], index)
                 self._clients.remove(client)
             client.close()  # the next send opens a new connection
             self._local.client = None
@@ -639,7 +658,7 @@ def bench_database(kind: str, options: Options) -> Run:
         database: contextlib.AbstractContextManager[tuple[str, Engine]] = (
             sqlite_database(workdir) if kind == "sqlite" else postgres_database()
         )
-        url, _reader = stack.enter_context(database)
+        url, reader = stack.enter_context(database)
         peer = stack.enter_context(SmppPeer())
         relay_port = stack.enter_context(relay.running())
         # The DMARC look-ups of email replies go to an empty zone on loopback (every answer an
@@ -702,6 +721,7 @@ def bench_database(kind: str, options: Options) -> Run:
                 email_rate,
                 options,
                 run.idle_share,
+                reader,
             )
             for row in rows:
                 print(f"[{kind}] " + "  ".join(row.cells()[1:]), flush=True)
@@ -711,7 +731,7 @@ def bench_database(kind: str, options: Options) -> Run:
             run.rows += rows
         run.peak_rss_mb = gateway.peak_rss_mb()
         if replies.failed:
-            run.problems.append(f"{replies.failed} SMTP sends failed")
+            run.problems.append(f"{replies.failed} SMTP sends failed: {list(replies.errors)}")
         code = gateway.stop()
         if code not in (0, -signal.SIGTERM, None):
             run.problems.append(f"gateway exited {code}")
@@ -720,6 +740,48 @@ def bench_database(kind: str, options: Options) -> Run:
         if errors:
             run.problems.append(f"{len(errors)} peer errors")
     return run
+
+
+QUEUES = {
+    # SMS the gateway stored (the bench compares with what it injected: "unstored").
+    "stored": "SELECT COUNT(*) FROM inbound_messages",
+    # Emails the outbox has yet to send.
+    "outbox": "SELECT COUNT(*) FROM emails WHERE status IN ('queued', 'sending')",
+    # Email replies stored but not judged yet.
+    "judging": "SELECT COUNT(*) FROM inbound_emails WHERE status = 'received'",
+    # SMS queued but not yet claimed by the pipeline.
+    "to submit": "SELECT COUNT(*) FROM messages WHERE state = 'queued'",
+}
+
+
+def queues(reader: Engine) -> dict[str, int]:
+    """How many rows wait at each step of the conversation (read-only)."""
+    with reader.connect() as connection:
+        return {
+            name: int(connection.execute(text(sql)).scalar_one()) for name, sql in QUEUES.items()
+        }
+
+
+def explain(reader: Engine) -> str:
+    """What became of work that never arrived: emails not sent, replies not turned into SMS."""
+    with reader.connect() as connection:
+        emails = connection.execute(
+            text("SELECT status, COUNT(*) FROM emails WHERE status <> 'sent' GROUP BY status")
+        ).all()
+        replies = connection.execute(
+            text(
+                "SELECT status, reason, COUNT(*) FROM inbound_emails WHERE status <> 'sent' "
+                "GROUP BY status, reason"
+            )
+        ).all()
+        unrouted = connection.execute(
+            text("SELECT COUNT(*) FROM inbound_messages WHERE email_id IS NULL")
+        ).scalar_one()
+    return (
+        f"emails not sent {dict((str(r[0]), int(r[1])) for r in emails)}; replies not sent "
+        f"{[(str(r[0]), str(r[1])[:80], int(r[2])) for r in replies]}; SMS stored without an "
+        f"email {int(unrouted)}"
+    )
 
 
 def wait_bound(peer: SmppPeer, timeout: float = 30.0) -> None:
@@ -748,6 +810,7 @@ def stage(
     email_rate: float,
     options: Options,
     idle_share: float,
+    reader: Engine,
 ) -> list[Row]:
     # What earlier stages left behind would be measured here too: let it arrive first.
     earlier_sms = list(injector.tokens)
@@ -763,12 +826,15 @@ def stage(
     delivered, submitted = peer_times(peer)
     backlog = sum(t not in relay.accepted_at for t in earlier_sms)
     backlog += sum(t not in submitted for t in earlier_replies)
+    if backlog:
+        print(f"[{kind}] still on the way from earlier stages: {explain(reader)}", flush=True)
     load = os.getloadavg()[0]
     probe = speed_probe()
     first_sms = len(injector.tokens)
     first_reply = len(replies.sent_at)
     achieved: dict[str, float] = {}
     cpu_before, wall_before = cpu_seconds(gateway.pid), time.monotonic()
+    stored_before = queues(reader)["stored"]
     accepted_before = len(relay.accepted_at)
     submitted_before = len(peer_times(peer)[1])
 
@@ -803,6 +869,10 @@ def stage(
         thread.join()
     sms_tokens = injector.tokens[first_sms:]
     reply_tokens = list(replies.sent_at)[first_reply:]
+    # Where the work waits when the load ends: which step is behind.
+    waiting = queues(reader)
+    waiting["unstored"] = len(sms_tokens) - (waiting.pop("stored") - stored_before)
+    where = ", ".join(f"{name} {count}" for name, count in waiting.items() if count > 0)
 
     def arrived() -> bool:
         if any(t not in relay.accepted_at for t in sms_tokens):
@@ -843,6 +913,7 @@ def stage(
                 backlog,
                 probe,
                 stopped.get("sms", False),
+                where,
             )
         )
     if email_rate:
@@ -862,6 +933,7 @@ def stage(
                 backlog,
                 probe,
                 stopped.get("email", False),
+                where,
             )
         )
     return rows
