@@ -261,11 +261,12 @@ class Relay:
             with self.lock:
                 self.other += 1
             return "250 OK"
-        # The forward shows the conversation's last messages too: the newest token is this
-        # SMS's own (older ones were forwarded, and noted, before).
-        tokens = [int(t) for t in SMS_TOKEN.findall(raw)]
-        if tokens:
-            token = max(tokens)
+        # The forward shows the SMS first, then the conversation's last messages (whose tokens
+        # may even be newer: on PostgreSQL two SMS of one handset are stored concurrently), so
+        # the first token in the plain-text part is this SMS's own.
+        found = SMS_TOKEN.search(raw)
+        if found:
+            token = int(found[1])
             forward = Forward(
                 token=token,
                 to=str(headers["To"]),
