@@ -20,12 +20,16 @@ def reply_token_keys(
     """The configured keys (first signs, all verify), else one generated once and stored.
 
     Pass the caller's session when inside a transaction: on SQLite a second write
-    transaction would wait for the first forever.
+    transaction would wait for the first forever (the caller holds the write lock, which also
+    makes the first use there race-free). Elsewhere the key is made in a transaction of its
+    own, committed before it is returned: two transactions making one each at once (the first
+    SMS after a start, arriving together) would otherwise sign reply addresses with a key that
+    then loses the insert, and every such address would be refused.
     """
     keys = [k.strip().encode() for k in configured.split(",") if k.strip()]
     if keys:
         return keys
-    if session is not None:
+    if session is not None and db.is_sqlite:
         row = session.get(GatewaySecret, REPLY_TOKEN_KEY)
         if row is None:
             row = GatewaySecret(

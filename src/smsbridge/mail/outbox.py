@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from smsbridge.clock import Clock
-from smsbridge.db.engine import Database
+from smsbridge.db.engine import EMAILS_QUEUED, Database, announce_after_commit, wait_idle
 from smsbridge.db.models import OutboundEmail
 from smsbridge.ids import new_id
 from smsbridge.mail.ports import MailTransport, OutgoingEmail, TransportError
@@ -63,6 +62,7 @@ def enqueue_email(
             created_at=now,
         )
     )
+    announce_after_commit(session, EMAILS_QUEUED)
     return email_id
 
 
@@ -78,17 +78,20 @@ class Outbox:
         self._settings = settings
 
     async def run(self, stop: asyncio.Event, worker: str = "outbox") -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.recover)
-                handled = await self.run_once(worker)
-            except Exception:  # a bad round must not end the sender
-                log.exception("email outbox: round failed; retrying")
-                handled = 0
-                await asyncio.sleep(1.0)
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._settings.poll_interval_seconds)
+        # An email queued by this process wakes the sender at once (a forward otherwise waited
+        # up to a whole poll interval); the poll remains for emails queued by other processes.
+        with self._db.woken_by(EMAILS_QUEUED) as queued:
+            while not stop.is_set():
+                queued.clear()  # before claiming: an email committed from now on wakes us
+                try:
+                    await asyncio.to_thread(self.recover)
+                    handled = await self.run_once(worker)
+                except Exception:  # a bad round must not end the sender
+                    log.exception("email outbox: round failed; retrying")
+                    handled = 0
+                    await asyncio.sleep(1.0)
+                if handled == 0:
+                    await wait_idle(stop, queued, self._settings.poll_interval_seconds)
 
     async def run_once(self, worker: str, limit: int = 50) -> int:
         batch = await asyncio.to_thread(self.claim, worker, limit)

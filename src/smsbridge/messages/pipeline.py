@@ -12,7 +12,6 @@ Crash safety, in short (docs/pipeline.md has the long form):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
@@ -36,7 +35,7 @@ from smsbridge.carriers.base import (
 )
 from smsbridge.clock import Clock
 from smsbridge.credits import ledger
-from smsbridge.db.engine import Database
+from smsbridge.db.engine import MESSAGES_QUEUED, Database, wait_idle
 from smsbridge.db.models import CarrierPart, Message, OrphanReceipt
 from smsbridge.errors import error_code
 from smsbridge.messages import evidence
@@ -142,24 +141,27 @@ class Pipeline:
         me = name or worker_name()
         next_recovery = next_orphans = 0.0
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            try:
-                if loop.time() >= next_recovery:
-                    await self.recover_in_flight()
-                    next_recovery = loop.time() + max(
-                        self._settings.in_flight_timeout_seconds / 4, 0.5
-                    )
-                if loop.time() >= next_orphans:
-                    await asyncio.to_thread(self.reconcile_orphans)
-                    next_orphans = loop.time() + ORPHAN_SWEEP_SECONDS
-                handled = await self.run_once(me)
-            except Exception:  # nothing crashes a worker: log, pause, and go on from the rows
-                log.exception("pipeline worker %s: round failed; retrying", me)
-                handled = 0
-                await asyncio.sleep(1.0)
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._settings.poll_interval_seconds)
+        # A message queued by this process (an email reply, an API send) wakes the worker at
+        # once; the idle poll remains for messages queued by other processes.
+        with self._db.woken_by(MESSAGES_QUEUED) as queued:
+            while not stop.is_set():
+                queued.clear()  # before claiming: a message committed from now on wakes us
+                try:
+                    if loop.time() >= next_recovery:
+                        await self.recover_in_flight()
+                        next_recovery = loop.time() + max(
+                            self._settings.in_flight_timeout_seconds / 4, 0.5
+                        )
+                    if loop.time() >= next_orphans:
+                        await asyncio.to_thread(self.reconcile_orphans)
+                        next_orphans = loop.time() + ORPHAN_SWEEP_SECONDS
+                    handled = await self.run_once(me)
+                except Exception:  # nothing crashes a worker: log, pause, go on from the rows
+                    log.exception("pipeline worker %s: round failed; retrying", me)
+                    handled = 0
+                    await asyncio.sleep(1.0)
+                if handled == 0:
+                    await wait_idle(stop, queued, self._settings.poll_interval_seconds)
 
     async def run_once(self, worker: str) -> int:
         batch = await asyncio.to_thread(self.claim, worker, self._settings.batch_size)

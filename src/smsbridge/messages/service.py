@@ -29,7 +29,7 @@ from smsbridge.boundary import clean_text, repaired_json, text_problem
 from smsbridge.clock import Clock
 from smsbridge.credits import ledger
 from smsbridge.credits.pricing import MILLI, RateTable, to_credits
-from smsbridge.db.engine import Database
+from smsbridge.db.engine import MESSAGES_QUEUED, Database, announce_after_commit
 from smsbridge.db.models import (
     Account,
     Batch,
@@ -158,6 +158,7 @@ class MessageService:
         row["conversation_id"] = conversation_id
         row["flash"] = flash
         session.execute(insert(Message), [row])
+        announce_after_commit(session, MESSAGES_QUEUED)
         return {
             "messageid": message_id,
             "status": Status.SCHEDULED.value if common.schedule is not None else SENT_WORD,
@@ -272,6 +273,7 @@ class MessageService:
         )
         ledger.debit(session, account_id, total, now, batch_id=batch_id)
         session.execute(insert(Message), rows)
+        announce_after_commit(session, MESSAGES_QUEUED)
         answer: dict[str, Any] = {
             "batchid": batch_id,
             "status": Status.SCHEDULED.value if schedule is not None else SENT_WORD,
