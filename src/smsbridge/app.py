@@ -106,13 +106,62 @@ class Gateway:
         return queued + self.conversations.on_status_changes(session, message_ids, now)
 
     def _carrier(self) -> Carrier:
-        if self.settings.carrier.kind == "smpp":
-            from smsbridge.carriers.smpp.carrier import SmppCarrier
-
-            return SmppCarrier(
-                self.db, self.clock, self.settings.carrier.smpp, self.settings.billing.home_region
-            )
+        kind = self.settings.carrier.kind
+        if kind == "smpp":
+            return self._smpp_carrier()
+        if kind in ("twilio", "routed"):
+            return self._routed_carrier()
         return SimulatedCarrier(self.db, self.clock, self.settings.carrier.simulator)
+
+    def _smpp_carrier(self) -> Carrier:
+        from smsbridge.carriers.smpp.carrier import SmppCarrier
+
+        return SmppCarrier(
+            self.db, self.clock, self.settings.carrier.smpp, self.settings.billing.home_region
+        )
+
+    def _routed_carrier(self) -> Carrier:
+        """Every configured carrier behind one route table (kind = "twilio": the Twilio
+        accounts alone)."""
+        from smsbridge.carriers.route_table import Route, RouteTable, default_routes
+        from smsbridge.carriers.routing import RoutedCarrier
+        from smsbridge.carriers.twilio.carrier import TwilioCarrier
+
+        carrier = self.settings.carrier
+        region = self.settings.billing.home_region
+        members: dict[str, Carrier] = {}
+        holders: dict[str, str] = {}
+        for account in carrier.twilio.accounts:
+            if account.name in members:
+                raise ValueError(f"two carriers are named {account.name!r}")
+            members[account.name] = TwilioCarrier(
+                account,
+                db=self.db,
+                clock=self.clock,
+                public_base_url=self.settings.http.public_base_url,
+                home_region=region,
+            )
+            for number in account.numbers:
+                holders[_e164(number, region)] = account.name
+        if carrier.kind == "routed":
+            named = {r.carrier for r in carrier.routes}
+            if carrier.smpp.connectors:
+                members["smpp"] = self._smpp_carrier()
+            if "simulator" in named or not members:
+                members["simulator"] = SimulatedCarrier(self.db, self.clock, carrier.simulator)
+        if not members:
+            raise ValueError(f"carrier.kind is {carrier.kind} but no carrier is configured")
+        routes = (
+            tuple(
+                Route(r.carrier, tuple(r.destinations), tuple(r.senders), r.priority)
+                for r in carrier.routes
+            )
+            if carrier.kind == "routed" and carrier.routes
+            else default_routes(members)
+        )
+        return RoutedCarrier(
+            members, RouteTable(routes, holders), carrier.routing, self.clock, region
+        )
 
     @functools.cached_property
     def conversations(self) -> ConversationService:
@@ -201,6 +250,10 @@ class Gateway:
         app.include_router(build_email_log_router(self.conversations, account))
         app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
+        # Carriers whose networks call back (Twilio's webhooks): /v1/carrier/<name>/...
+        carrier_webhooks = self.carrier.webhooks()
+        if carrier_webhooks is not None:
+            app.include_router(carrier_webhooks, prefix="/v1/carrier")
         app.include_router(build_dashboard_router(self.dashboard_services()))
         app.mount(STATIC_PATH, dashboard_static(), name="dashboard-static")
         describe_errors_truthfully(app)
@@ -283,6 +336,15 @@ class Gateway:
                 await self.carrier.stop()
                 await self.mail_transport.close()
             self.db.dispose()
+
+
+def _e164(number: str, region: str) -> str:
+    from smsbridge.numbers.phone import InvalidNumber, normalise_number
+
+    try:
+        return normalise_number(number, region, require_mobile=False).e164
+    except InvalidNumber as exc:
+        raise ValueError(f"{number!r} is not a phone number: {exc}") from exc
 
 
 class _Server(uvicorn.Server):

@@ -534,3 +534,19 @@ class SimOutcome(Base):
 
     destination: Mapped[str] = mapped_column(String(20), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+class CarrierCharge(Base):
+    """What an HTTP carrier (Twilio) says a finished message cost, beside what we billed: a
+    segment count that differs means our rates or counting disagree with the provider's."""
+
+    __tablename__ = "carrier_charges"
+
+    carrier_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(40))
+    billed_segments: Mapped[int | None] = mapped_column(Integer, default=None)
+    reported_segments: Mapped[int | None] = mapped_column(Integer, default=None)
+    price: Mapped[str | None] = mapped_column(String(32), default=None)
+    price_unit: Mapped[str | None] = mapped_column(String(8), default=None)
+    mismatch: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)

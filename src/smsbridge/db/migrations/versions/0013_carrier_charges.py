@@ -1,0 +1,41 @@
+"""what HTTP carriers charged for each message, beside what we billed
+
+Revision ID: 0013
+Revises: 0011
+Create Date: 2026-12-01 16:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import smsbridge.db.models
+
+revision = "0013"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "carrier_charges",
+        sa.Column("carrier_ref", sa.String(length=64), nullable=False),
+        sa.Column("carrier", sa.String(length=40), nullable=False),
+        sa.Column("billed_segments", sa.Integer(), nullable=True),
+        sa.Column("reported_segments", sa.Integer(), nullable=True),
+        sa.Column("price", sa.String(length=32), nullable=True),
+        sa.Column("price_unit", sa.String(length=8), nullable=True),
+        sa.Column("mismatch", sa.Boolean(), nullable=False),
+        sa.Column("checked_at", smsbridge.db.models.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("carrier_ref", name=op.f("pk_carrier_charges")),
+    )
+    op.create_index(
+        op.f("ix_carrier_charges_mismatch"), "carrier_charges", ["mismatch"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_carrier_charges_mismatch"), table_name="carrier_charges")
+    op.drop_table("carrier_charges")
