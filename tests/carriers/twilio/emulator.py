@@ -162,6 +162,8 @@ class TwilioEmulator:
         # Twilio's segment count, overridden per destination (to test reconciliation).
         self.segments_override: dict[str, int] = {}
         self.script = Scripted()
+        # Accounts whose API answers 503 (Twilio's 20500) to every create: an outage.
+        self.failing_accounts: set[str] = set()
         self._lock = threading.Lock()
         self._callbacks: queue.Queue[tuple[EmulatedMessage, str, dict[str, str]] | None] = (
             queue.Queue()
@@ -384,6 +386,8 @@ class TwilioEmulator:
         return user
 
     def _create(self, account: str, form: dict[str, str]) -> tuple[int, bytes, str]:
+        if account in self.failing_accounts:
+            return _error(503, 20500, "Service Unavailable")
         with self._lock:
             if self.script.failures:
                 status, code = self.script.failures.pop(0)
