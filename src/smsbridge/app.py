@@ -109,7 +109,7 @@ class Gateway:
         kind = self.settings.carrier.kind
         if kind == "smpp":
             return self._smpp_carrier()
-        if kind in ("twilio", "routed"):
+        if kind in ("twilio", "android", "routed"):
             return self._routed_carrier()
         return SimulatedCarrier(self.db, self.clock, self.settings.carrier.simulator)
 
@@ -121,8 +121,9 @@ class Gateway:
         )
 
     def _routed_carrier(self) -> Carrier:
-        """Every configured carrier behind one route table (kind = "twilio": the Twilio
-        accounts alone)."""
+        """Every configured carrier behind one route table (kind = "twilio" or "android":
+        the Twilio accounts or the Android phones alone)."""
+        from smsbridge.carriers.android.carrier import AndroidCarrier
         from smsbridge.carriers.route_table import Route, RouteTable, default_routes
         from smsbridge.carriers.routing import RoutedCarrier
         from smsbridge.carriers.twilio.carrier import TwilioCarrier
@@ -131,18 +132,36 @@ class Gateway:
         region = self.settings.billing.home_region
         members: dict[str, Carrier] = {}
         holders: dict[str, str] = {}
-        for account in carrier.twilio.accounts:
-            if account.name in members:
-                raise ValueError(f"two carriers are named {account.name!r}")
-            members[account.name] = TwilioCarrier(
-                account,
-                db=self.db,
-                clock=self.clock,
-                public_base_url=self.settings.http.public_base_url,
-                home_region=region,
+        public = self.settings.http.public_base_url
+        twilio = carrier.twilio.accounts if carrier.kind in ("twilio", "routed") else []
+        android = carrier.android.phones if carrier.kind in ("android", "routed") else []
+        built: list[tuple[str, list[str], Carrier]] = [
+            (
+                a.name,
+                a.numbers,
+                TwilioCarrier(
+                    a, db=self.db, clock=self.clock, public_base_url=public, home_region=region
+                ),
             )
-            for number in account.numbers:
-                holders[_e164(number, region)] = account.name
+            for a in twilio
+        ] + [
+            (
+                p.name,
+                p.numbers,
+                AndroidCarrier(
+                    p, db=self.db, clock=self.clock, public_base_url=public, home_region=region
+                ),
+            )
+            for p in android
+        ]
+        for name, numbers, member in built:
+            if name in members or name in ("smpp", "simulator"):
+                raise ValueError(f"two carriers are named {name!r}")
+            members[name] = member
+            for number in numbers:
+                holder = holders.setdefault(_e164(number, region), name)
+                if holder != name:
+                    raise ValueError(f"{number} is held by both {holder} and {name}")
         if carrier.kind == "routed":
             named = {r.carrier for r in carrier.routes}
             if carrier.smpp.connectors:

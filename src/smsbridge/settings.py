@@ -233,10 +233,62 @@ class TwilioSettings(_Section):
     )
 
 
+class AndroidPhoneSettings(_Section):
+    name: str = Field(
+        "android",
+        description="A name for routes, logs and metrics; its webhooks are under "
+        "/v1/carrier/<name>/ (letters, digits, - and _).",
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+    )
+    base_url: str = Field(
+        "https://api.sms-gate.app/3rdparty/v1",
+        description="The app's API: http://<phone>:8080 in local-server mode, "
+        "https://api.sms-gate.app/3rdparty/v1 (or your private server) in cloud mode.",
+    )
+    username: str = Field("", description="The API login the app shows.")
+    password: str = Field("", description="The API password the app shows.")
+    webhook_signing_key: str = Field(
+        "",
+        description="The app's webhook signing key (Settings > Webhooks): webhooks without a "
+        "valid X-Signature for it are refused.",
+    )
+    webhook_max_age_seconds: float = Field(
+        300.0, description="A webhook whose X-Timestamp is older than this is a replay: refused."
+    )
+    register_webhooks: bool = Field(
+        True,
+        description="Register our webhook URL for sms:received, sms:sent, sms:delivered and "
+        "sms:failed with the app at start (retried until the phone answers).",
+    )
+    numbers: list[str] = Field(
+        default_factory=list,
+        description="Reply Numbers of this phone's SIMs (E.164): SMS from them go out here, and "
+        "SMS to them are accepted only from here.",
+    )
+    sims: dict[str, int] = Field(
+        default_factory=dict,
+        description='Which SIM slot (1-3) sends each Reply Number, e.g. {"+447700900001" = 2}; '
+        "others go by the phone's default SIM.",
+    )
+    max_per_hour_per_sim: int = Field(
+        100,
+        ge=1,
+        description="Most SMS one SIM sends per hour (operators and Android cap it); counted in "
+        "the database, so restarts and several workers respect it.",
+    )
+    timeout_seconds: float = Field(30.0, description="Deadline of one request to the app.")
+
+
+class AndroidSettings(_Section):
+    phones: list[AndroidPhoneSettings] = Field(
+        default_factory=list, description="Android phones ([[carrier.android.phones]])."
+    )
+
+
 class RouteSettings(_Section):
     carrier: str = Field(
-        description="The carrier this route sends through: a Twilio account's name, "
-        '"smpp" (all SMPP connectors) or "simulator".'
+        description="The carrier this route sends through: a Twilio account's or Android "
+        'phone\'s name, "smpp" (all SMPP connectors) or "simulator".'
     )
     destinations: list[str] = Field(
         default_factory=list,
@@ -264,14 +316,16 @@ class RoutingSettings(_Section):
 
 
 class CarrierSettings(_Section):
-    kind: Literal["simulator", "smpp", "twilio", "routed"] = Field(
+    kind: Literal["simulator", "smpp", "twilio", "android", "routed"] = Field(
         "simulator",
         description="Which carrier sends SMS: the simulator, SMPP connectors, Twilio accounts, "
-        "or routed (every carrier configured, by carrier.routes, with failover).",
+        "Android phones, or routed (every carrier configured, by carrier.routes, with "
+        "failover).",
     )
     simulator: SimulatorSettings = SimulatorSettings()
     smpp: SmppSettings = SmppSettings()
     twilio: TwilioSettings = TwilioSettings()
+    android: AndroidSettings = AndroidSettings()
     routes: list[RouteSettings] = Field(
         default_factory=list,
         description="Routes of kind = routed ([[carrier.routes]]); empty: every configured "

@@ -550,3 +550,18 @@ class CarrierCharge(Base):
     price_unit: Mapped[str | None] = mapped_column(String(8), default=None)
     mismatch: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     checked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AndroidSend(Base):
+    """One SMS handed to an Android phone's SIM: the hourly limit per SIM is counted from these
+    rows (written before the phone is asked), so restarts and other workers respect it."""
+
+    __tablename__ = "android_sends"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(40))
+    sim: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str] = mapped_column(String(36))
+    sent_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_android_sends_phone_sim_sent_at", "phone", "sim", "sent_at"),)

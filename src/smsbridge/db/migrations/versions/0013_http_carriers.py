@@ -1,4 +1,4 @@
-"""what HTTP carriers charged for each message, beside what we billed
+"""HTTP carriers: what they charged beside what we billed, and each Android SIM's sends
 
 Revision ID: 0013
 Revises: 0011
@@ -35,7 +35,22 @@ def upgrade() -> None:
         op.f("ix_carrier_charges_mismatch"), "carrier_charges", ["mismatch"], unique=False
     )
 
+    op.create_table(
+        "android_sends",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("phone", sa.String(length=40), nullable=False),
+        sa.Column("sim", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("sent_at", smsbridge.db.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_android_sends")),
+    )
+    op.create_index(
+        "ix_android_sends_phone_sim_sent_at", "android_sends", ["phone", "sim", "sent_at"]
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_android_sends_phone_sim_sent_at", table_name="android_sends")
+    op.drop_table("android_sends")
     op.drop_index(op.f("ix_carrier_charges_mismatch"), table_name="carrier_charges")
     op.drop_table("carrier_charges")
