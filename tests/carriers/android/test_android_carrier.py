@@ -286,3 +286,47 @@ def test_bad_credentials_are_temporary(database_url: str, phone: AndroidEmulator
     assert (row.state, row.failure_code) == ("queued", 401)
     assert phone.messages == {}
     assert json.dumps(_carrier_row(gateway))  # the health row is plain JSON
+
+
+def test_an_offline_phone_fails_over_to_twilio_and_nothing_is_sent_twice(
+    database_url: str, phone: AndroidEmulator
+):
+    from tests.carriers.twilio.emulator import TwilioEmulator
+    from tests.carriers.twilio.live import SID, TOKEN, twilio_account
+
+    with TwilioEmulator({SID: TOKEN}, numbers={SID: {NUMBER}}) as twilio:
+        gateway = twilio_gateway(
+            database_url,
+            free_port(),
+            [twilio_account("twilio", twilio.base_url, numbers=[])],
+            kind="routed",
+            android={"phones": [android_phone(phone.base_url, numbers=[], sims={})]},
+            routes=[
+                {"carrier": "phone", "destinations": ["+44"], "priority": 1},
+                {"carrier": "twilio", "priority": 2},
+            ],
+        )
+        account_id = fund(gateway)
+        phone.offline()
+        ids = [send(gateway, account_id, f"number {n}") for n in range(3)]
+
+        async def main() -> None:
+            async with serving(gateway):
+                await gateway.pipeline.run_once("w")
+                await eventually(
+                    lambda: all(message(gateway, m).status == "DELIVERED" for m in ids)
+                )
+                rows = {r["name"]: r for r in gateway.carrier.status()}
+                assert rows["phone"]["state"] == "offline" and rows["phone"]["failovers"] == 3
+
+        asyncio.run(main())
+        assert sorted(m.body for m in twilio.messages.values()) == [
+            "number 0",
+            "number 1",
+            "number 2",
+        ]
+    assert phone.messages == {}
+    with gateway.db.read() as session:
+        from smsbridge.db.models import AndroidSend
+
+        assert list(session.scalars(select(AndroidSend))) == []  # no send counted
