@@ -289,6 +289,7 @@ class Gateway:
             numbers=self.numbers,
             webhooks=self.webhooks,
             conversations=self.conversations,
+            carriers=self.carrier.status,
         )
 
     def mail_server(self) -> MailServer:

@@ -68,6 +68,8 @@ class DashboardServices:
     numbers: NumberService
     webhooks: WebhookService
     conversations: ConversationService
+    # Each carrier connection's health (Carrier.status), for the operator page.
+    carriers: Callable[[], list[dict[str, Any]]] | None = None
 
 
 PREFIX = "/account"
@@ -931,6 +933,7 @@ def build_dashboard_router(
             title="Operator",
             accounts=views.accounts(),
             pool=views.pool(),
+            carriers=services.carriers() if services.carriers else [],
             **extra,
         )
 
