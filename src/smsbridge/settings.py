@@ -267,8 +267,8 @@ class AndroidPhoneSettings(_Section):
     )
     sims: dict[str, int] = Field(
         default_factory=dict,
-        description='Which SIM slot (1-3) sends each Reply Number, e.g. {"+447700900001" = 2}; '
-        "others go by the phone's default SIM.",
+        description='Which SIM slot (1-3) sends each Reply Number, e.g. sims = { "+447700900001" '
+        "= 2 }; others go by the phone's default SIM.",
     )
     max_per_hour_per_sim: int = Field(
         100,
