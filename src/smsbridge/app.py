@@ -270,7 +270,7 @@ class Gateway:
         app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
         # Carriers whose networks call back (Twilio's webhooks): /v1/carrier/<name>/...
-        carrier_webhooks = self.carrier.webhooks()
+        carrier_webhooks = self.carrier.webhooks(self.pipeline)
         if carrier_webhooks is not None:
             app.include_router(carrier_webhooks, prefix="/v1/carrier")
         app.include_router(build_dashboard_router(self.dashboard_services()))

@@ -103,7 +103,7 @@ class FakeCarrier:
     def status(self) -> list[dict[str, Any]]:
         return [{"name": self.name, "kind": self.kind, "state": "up"}]
 
-    def webhooks(self) -> None:
+    def webhooks(self, events: CarrierEvents) -> None:
         return None
 
 

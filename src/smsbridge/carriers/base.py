@@ -115,8 +115,9 @@ class Carrier(Protocol):
         "down", "bound", ...), for /v1/carrier/connections, /metrics and the operator page."""
         ...
 
-    def webhooks(self) -> APIRouter | None:
+    def webhooks(self, events: CarrierEvents) -> APIRouter | None:
         """The HTTP routes a carrier whose network calls back (status callbacks, inbound SMS)
-        needs, or None. The composition root mounts them under /v1/carrier/; a carrier names
-        its paths after its own name (/v1/carrier/<name>/...)."""
+        needs, reporting to `events`, or None. The composition root mounts them under
+        /v1/carrier/ in every process that serves HTTP, workers or not; a carrier names its
+        paths after its own name (/v1/carrier/<name>/...)."""
         ...

@@ -211,8 +211,14 @@ class RoutedCarrier:
                 rows.append({**row, **route})
         return rows
 
-    def webhooks(self) -> APIRouter | None:
-        routers = [r for r in (m.webhooks() for m in self.members.values()) if r is not None]
+    def webhooks(self, events: CarrierEvents) -> APIRouter | None:
+        routers = [
+            r
+            for r in (
+                m.webhooks(_MemberEvents(self, name, events)) for name, m in self.members.items()
+            )
+            if r is not None
+        ]
         if not routers:
             return None
         combined = APIRouter()

@@ -121,7 +121,7 @@ class SimulatedCarrier:
     def status(self) -> list[dict[str, Any]]:
         return [{"name": self.name, "kind": "simulator", "state": "up"}]
 
-    def webhooks(self) -> None:
+    def webhooks(self, events: CarrierEvents) -> None:
         return None  # its network is a table in our own database
 
     def _lookup(self, message_ids: Sequence[str]) -> dict[str, str | None]:

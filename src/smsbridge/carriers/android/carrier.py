@@ -83,6 +83,11 @@ class AndroidCarrier:
                 f"Android phone {settings.name!r}: webhook_signing_key is required (without it "
                 "anyone could post us SMS and receipts)"
             )
+        if settings.register_webhooks and not public_base_url:
+            raise ValueError(
+                f"Android phone {settings.name!r} needs http.public_base_url (the address the "
+                "phone reaches this gateway at) to register its webhooks"
+            )
         self.name = settings.name
         self._settings = settings
         self._db = db
@@ -164,10 +169,13 @@ class AndroidCarrier:
             }
         ]
 
-    def webhooks(self) -> APIRouter:
+    def webhooks(self, events: CarrierEvents) -> APIRouter:
+        async def webhook(request: Request) -> Response:
+            return await self._webhook(request, events)
+
         router = APIRouter()
         router.add_api_route(
-            f"/{self.name}/events", self._webhook, methods=["POST"], include_in_schema=False
+            f"/{self.name}/events", webhook, methods=["POST"], include_in_schema=False
         )
         return router
 
@@ -356,7 +364,7 @@ class AndroidCarrier:
 
     # -- in ----------------------------------------------------------------------------------
 
-    async def _webhook(self, request: Request) -> Response:
+    async def _webhook(self, request: Request, events: CarrierEvents) -> Response:
         body = await request.body()
         if not signature_valid(
             self._settings.webhook_signing_key,
@@ -381,7 +389,6 @@ class AndroidCarrier:
             log.warning("Android %s: unreadable webhook (%s): %r", self.name, exc, body[:500])
             self._note_error("malformed", str(exc))
             return Response(status_code=204)
-        assert self._events is not None
         if kind == "sms:received":
             try:
                 received = parse_received(payload)
@@ -389,7 +396,7 @@ class AndroidCarrier:
                 log.warning("Android %s: unreadable sms:received (%s): %r", self.name, exc, payload)
                 self._note_error("malformed", str(exc))
                 return Response(status_code=204)
-            await self._events.on_inbound(
+            await events.on_inbound(
                 InboundSms(
                     carrier_ref=inbound_ref(self.name, received),
                     sender=self._number(received.sender),
@@ -405,7 +412,7 @@ class AndroidCarrier:
         ref = payload.get("messageId") or payload.get("id")
         if status is None or not isinstance(ref, str) or not ref:
             return Response(status_code=204)  # system:ping and the like
-        await self._events.on_receipts(
+        await events.on_receipts(
             [
                 Receipt(
                     carrier_ref=ref,

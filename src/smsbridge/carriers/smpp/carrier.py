@@ -119,7 +119,7 @@ class SmppCarrier:
     def status(self) -> list[dict[str, Any]]:
         return [{"kind": "smpp", **c.snapshot()} for c in self.connectors]
 
-    def webhooks(self) -> None:
+    def webhooks(self, events: CarrierEvents) -> None:
         return None  # everything comes back on the SMPP sessions
 
     # -- in --------------------------------------------------------------------------------

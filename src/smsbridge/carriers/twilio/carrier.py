@@ -85,15 +85,23 @@ class TwilioCarrier:
 
     async def start(self, events: CarrierEvents) -> None:
         self._events = events
-        self._http = HttpxTwilioClient(self._settings.api_base_url, self._settings.timeout_seconds)
-        self._client = Client(
-            self._settings.account_sid,
-            self._settings.auth_token,
-            account_sid=self._settings.account_sid,
-            http_client=self._http,
-            environment={},  # never pick up TWILIO_* variables behind the settings' back
-        )
+        self._twilio()
         self.state = "up"
+
+    def _twilio(self) -> Any:
+        """The official client, made on first use: a process that only serves the webhooks
+        (serve --no-worker) needs it too, to fetch prices."""
+        if self._client is None:
+            self._http = HttpxTwilioClient(
+                self._settings.api_base_url, self._settings.timeout_seconds
+            )
+            self._client = Client(
+                self._settings.account_sid,
+                self._settings.auth_token,
+                account_sid=self._settings.account_sid,
+                http_client=self._http,
+            )
+        return self._client
 
     async def stop(self) -> None:
         for task in list(self._background):
@@ -102,6 +110,7 @@ class TwilioCarrier:
                 await task
         if self._http is not None:
             await self._http.close()
+        self._http = self._client = None
         self.state = "stopped"
 
     async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:
@@ -130,13 +139,19 @@ class TwilioCarrier:
             }
         ]
 
-    def webhooks(self) -> APIRouter:
+    def webhooks(self, events: CarrierEvents) -> APIRouter:
+        async def status_callback(request: Request) -> Response:
+            return await self._status_callback(request, events)
+
+        async def inbound(request: Request) -> Response:
+            return await self._inbound_webhook(request, events)
+
         router = APIRouter()
         router.add_api_route(
-            f"/{self.name}/status", self._status_callback, methods=["POST"], include_in_schema=False
+            f"/{self.name}/status", status_callback, methods=["POST"], include_in_schema=False
         )
         router.add_api_route(
-            f"/{self.name}/sms", self._inbound_webhook, methods=["POST"], include_in_schema=False
+            f"/{self.name}/sms", inbound, methods=["POST"], include_in_schema=False
         )
         return router
 
@@ -252,7 +267,7 @@ class TwilioCarrier:
             return None
         return params
 
-    async def _status_callback(self, request: Request) -> Response:
+    async def _status_callback(self, request: Request, events: CarrierEvents) -> Response:
         params = await self._verified_form(request)
         if params is None:
             return Response("signature does not match\n", status_code=403, media_type="text/plain")
@@ -267,8 +282,7 @@ class TwilioCarrier:
         status = receipt_status(word, code)
         if status is None:
             return Response(status_code=204)
-        assert self._events is not None
-        await self._events.on_receipts(
+        await events.on_receipts(
             [
                 Receipt(
                     carrier_ref=sid,
@@ -284,7 +298,7 @@ class TwilioCarrier:
             self._in_background(self._reconcile(sid))
         return Response(status_code=204)
 
-    async def _inbound_webhook(self, request: Request) -> Response:
+    async def _inbound_webhook(self, request: Request, events: CarrierEvents) -> Response:
         params = await self._verified_form(request)
         if params is None:
             return Response("signature does not match\n", status_code=403, media_type="text/plain")
@@ -304,10 +318,9 @@ class TwilioCarrier:
         ]
         if media:
             content = "\n".join([content, *(f"[media: {url}]" for url in media)]).strip()
-        assert self._events is not None
         # Answered only once stored: a Twilio retry after a lost answer has the same
         # MessageSid, which is stored once.
-        await self._events.on_inbound(
+        await events.on_inbound(
             InboundSms(
                 carrier_ref=sid,
                 sender=sender,
@@ -341,7 +354,7 @@ class TwilioCarrier:
         we billed; a difference is logged and counted (it means our rates or segment count
         disagree with the provider's)."""
         try:
-            fetched = await self._client.messages(sid).fetch_async()
+            fetched = await self._twilio().messages(sid).fetch_async()
         except Exception as exc:  # best effort: the receipt is already stored
             log.info("Twilio %s: could not fetch %s for its price: %r", self.name, sid, exc)
             return
