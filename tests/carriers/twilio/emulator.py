@@ -164,6 +164,8 @@ class TwilioEmulator:
         self.script = Scripted()
         # Accounts whose API answers 503 (Twilio's 20500) to every create: an outage.
         self.failing_accounts: set[str] = set()
+        # Take the next creates, then answer nothing (the connection drops): a lost answer.
+        self.lose_answers = 0
         self._lock = threading.Lock()
         self._callbacks: queue.Queue[tuple[EmulatedMessage, str, dict[str, str]] | None] = (
             queue.Queue()
@@ -311,19 +313,21 @@ class TwilioEmulator:
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                path = urlsplit(self.path).path
+                split = urlsplit(self.path)
+                path = split.path
                 status, body, content_type = emulator.answer(
                     method,
                     path,
                     self.headers.get("Authorization", ""),
                     self.headers.get("Content-Type", ""),
                     raw,
+                    split.query,
                 )
                 with emulator._lock:
                     emulator.exchanges.append(
                         Exchange(
                             method,
-                            path,
+                            path + ("?" + split.query if split.query else ""),
                             self.headers.get("Content-Type", ""),
                             raw,
                             status,
@@ -331,6 +335,14 @@ class TwilioEmulator:
                             content_type,
                         )
                     )
+                with emulator._lock:
+                    lose = status == 201 and method == "POST" and emulator.lose_answers > 0
+                    if lose:
+                        emulator.lose_answers -= 1
+                if lose:
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # taken, and no answer comes back
+                    return
                 self._answer(status, body, content_type)
 
             def do_POST(self) -> None:
@@ -342,7 +354,13 @@ class TwilioEmulator:
         return Handler
 
     def answer(
-        self, method: str, path: str, authorization: str, content_type: str, raw: bytes
+        self,
+        method: str,
+        path: str,
+        authorization: str,
+        content_type: str,
+        raw: bytes,
+        query: str = "",
     ) -> tuple[int, bytes, str]:
         account = self._authenticate(authorization)
         if account is None:
@@ -360,6 +378,8 @@ class TwilioEmulator:
                 return _error(404, 20404, f"The requested resource {path} was not found")
             priced = message.status not in ("queued", "sending", "accepted")
             return 200, json.dumps(message.resource(priced=priced)).encode(), "application/json"
+        if create is not None and method == "GET":
+            return self._list(account, dict(parse_qsl(query)))
         if create is None or method != "POST":
             return _error(405, 20004, "Method not allowed")
         if not content_type.startswith("application/x-www-form-urlencoded"):
@@ -371,6 +391,32 @@ class TwilioEmulator:
         except UnicodeDecodeError:
             return _error(400, 20001, "Request body is not UTF-8")
         return self._create(account, form)
+
+    def _list(self, account: str, query: dict[str, str]) -> tuple[int, bytes, str]:
+        """Messages of the account, newest first, filtered by To and From (a first page)."""
+        with self._lock:
+            found = [
+                m
+                for m in self.messages.values()
+                if m.account_sid == account
+                and query.get("To", m.to) == m.to
+                and query.get("From", m.from_) == m.from_
+            ]
+        found.sort(key=lambda m: m.created, reverse=True)
+        size = int(query.get("PageSize", "50"))
+        uri = f"/2010-04-01/Accounts/{account}/Messages.json?PageSize={size}&Page=0"
+        page = {
+            "messages": [m.resource(priced=False) for m in found[:size]],
+            "end": max(len(found[:size]) - 1, 0),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+        return 200, json.dumps(page).encode(), "application/json"
 
     def _authenticate(self, authorization: str) -> str | None:
         scheme, _, encoded = authorization.partition(" ")

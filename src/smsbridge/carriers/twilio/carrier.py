@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -182,6 +183,7 @@ class TwilioCarrier:
                 message_id,
                 error=SubmitError(False, None, "Twilio carrier not started", counts=False),
             )
+        started = self._clock.now()
         try:
             async with self._limit:
                 created = await self._client.messages.create_async(**self._params(submission))
@@ -203,23 +205,66 @@ class TwilioCarrier:
                 ),
             )
         except (httpx.HTTPError, ValueError) as exc:
-            # Written, and then no readable answer: Twilio may have the message. Resending
-            # could text the customer twice, so it is left in doubt (UNKNOWN).
+            # Written, and then no readable answer: Twilio may have the message.
             self._note_error("no_answer", f"{type(exc).__name__}: {exc}")
             log.warning(
                 "Twilio %s: submit of %s unanswered or unreadable: %r", self.name, message_id, exc
             )
-            return SubmitResult(message_id, in_doubt=True)
+            return await self._settle_lost_answer(submission, started)
         sid = getattr(created, "sid", None)
         if not isinstance(sid, str) or not sid:
             self._note_error("no_sid", "a created message without a sid")
             log.warning("Twilio %s: answer for %s carries no sid", self.name, message_id)
-            return SubmitResult(message_id, in_doubt=True)
+            return await self._settle_lost_answer(submission, started)
         self.counters["submitted"] += 1
         self._check_segments(
             message_id, sid, submission.segments, getattr(created, "num_segments", None)
         )
         return SubmitResult(message_id, carrier_ref=sid)
+
+    async def _settle_lost_answer(self, submission: Submission, since: datetime) -> SubmitResult:
+        """Look for the message at Twilio after its create went unanswered: the account's
+        latest messages to that handset from that sender with that exact text, created since
+        the submit. Exactly one, and no other message of ours holding its sid: that is ours.
+        Anything else stays in doubt, because resending could text the customer twice (a
+        create still being processed would not be listed yet)."""
+        message_id = submission.message_id
+        query: dict[str, Any] = {"to": submission.destination, "limit": 20}
+        if not self._settings.messaging_service_sid:
+            query["from_"] = submission.sender
+        try:
+            listed = await self._twilio().messages.list_async(**query)
+        except Exception as exc:
+            log.warning("Twilio %s: cannot look for %s: %r", self.name, message_id, exc)
+            return SubmitResult(message_id, in_doubt=True)
+        slack = timedelta(minutes=5)  # Twilio's clock is not ours
+        sids = [
+            m.sid
+            for m in listed
+            if getattr(m, "body", None) == submission.content
+            and isinstance(getattr(m, "sid", None), str)
+            and isinstance(getattr(m, "date_created", None), datetime)
+            and m.date_created >= since - slack
+        ]
+        if sids:
+            taken = await asyncio.to_thread(self._sids_taken, sids)
+            sids = [sid for sid in sids if sid not in taken]
+        if len(sids) != 1:
+            return SubmitResult(message_id, in_doubt=True)
+        log.info(
+            "Twilio %s: %s found at Twilio as %s after a lost answer",
+            self.name,
+            message_id,
+            sids[0],
+        )
+        self.counters["submitted"] += 1
+        return SubmitResult(message_id, carrier_ref=sids[0])
+
+    def _sids_taken(self, sids: list[str]) -> set[str]:
+        with self._db.read() as session:
+            return set(
+                session.scalars(select(Message.carrier_ref).where(Message.carrier_ref.in_(sids)))
+            )
 
     def _check_segments(self, message_id: str, sid: str, billed: int, reported: object) -> None:
         try:
