@@ -199,3 +199,30 @@ def test_lookup_asks_every_carrier():
     router = routed(first, second)
     second.got = ["m2"]
     assert asyncio.run(router.lookup(["m1", "m2"])) == {"m1": None, "m2": "b-m2"}
+
+
+def test_a_sim_at_its_hourly_limit_fails_over_without_counting_as_a_fault():
+    def limited(s: Submission) -> SubmitResult:
+        return SubmitResult(
+            s.message_id,
+            error=SubmitError(False, None, "limit", error_class="rate_limit", counts=False),
+        )
+
+    phone, backup = FakeCarrier("phone", limited), FakeCarrier("b", ok)
+    router = routed(phone, backup)
+    [result] = asyncio.run(router.submit([submission("m1")]))
+    assert result.carrier_ref == "ref-m1"
+    rows = {r["name"]: r for r in router.status()}
+    assert rows["phone"]["recent_failures"] == 0 and rows["phone"]["failovers"] == 1
+
+
+def test_a_message_out_of_time_does_not_fail_over():
+    def expired(s: Submission) -> SubmitResult:
+        return SubmitResult(
+            s.message_id,
+            error=SubmitError(False, None, "late", error_class="expired", counts=False),
+        )
+
+    first, second = FakeCarrier("a", expired), FakeCarrier("b", ok)
+    asyncio.run(routed(first, second).submit([submission("m1")]))
+    assert second.got == []

@@ -33,6 +33,12 @@ from smsbridge.settings import RoutingSettings
 
 log = logging.getLogger(__name__)
 
+# Errors that say nothing about the carrier's health: the message ran out of time (it ends
+# EXPIRED, wherever it would go), or a phone's SIM has had its hour's worth (a limit, not a
+# fault; the next route may still take the message).
+NOT_A_FAULT = frozenset({"expired", "rate_limit"})
+NO_FAILOVER = frozenset({"expired"})
+
 
 class _MemberEvents:
     """A member carrier's events, with the one check only the router can make: an SMS to a
@@ -132,9 +138,10 @@ class RoutedCarrier:
                         if not result.in_doubt:
                             self.health[name].succeeded()
                         continue
-                    if error.permanent:
+                    if error.permanent or error.error_class in NO_FAILOVER:
                         continue  # the message itself is refused; elsewhere it would be too
-                    self.health[name].failed(self._clock.now(), error.detail)
+                    if error.error_class not in NOT_A_FAULT:
+                        self.health[name].failed(self._clock.now(), error.detail)
                     if attempt + 1 < len(plans[submission.message_id]):
                         self.health[name].failovers += 1
                         log.info(
