@@ -23,6 +23,7 @@ console configuration (which URL a number's inbound webhook points at is the tes
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import queue
 import re
@@ -43,6 +44,7 @@ from twilio.request_validator import RequestValidator
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+NUMBERS = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/IncomingPhoneNumbers\.json$")
 MESSAGE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages/(?P<msid>[^/]+)\.json$")
 PRICE_PER_SEGMENT = "0.04000"
 # GSM 03.38: the basic set and the extension table (each extension character costs two).
@@ -164,6 +166,8 @@ class TwilioEmulator:
         self.script = Scripted()
         # Accounts whose API answers 503 (Twilio's 20500) to every create: an outage.
         self.failing_accounts: set[str] = set()
+        # Each number's "A message comes in" webhook, as set in the console.
+        self.sms_urls: dict[str, str] = {}
         # Take the next creates, then answer nothing (the connection drops): a lost answer.
         self.lose_answers = 0
         self._lock = threading.Lock()
@@ -365,8 +369,8 @@ class TwilioEmulator:
         account = self._authenticate(authorization)
         if account is None:
             return _error(401, 20003, "Authenticate")
-        create, fetch = MESSAGES.match(path), MESSAGE.match(path)
-        match = create or fetch
+        create, fetch, numbers = MESSAGES.match(path), MESSAGE.match(path), NUMBERS.match(path)
+        match = create or fetch or numbers
         if match is None:
             return _error(404, 20404, "The requested resource was not found")
         if match["sid"] != account:
@@ -378,6 +382,8 @@ class TwilioEmulator:
                 return _error(404, 20404, f"The requested resource {path} was not found")
             priced = message.status not in ("queued", "sending", "accepted")
             return 200, json.dumps(message.resource(priced=priced)).encode(), "application/json"
+        if numbers is not None and method == "GET":
+            return self._numbers_list(account)
         if create is not None and method == "GET":
             return self._list(account, dict(parse_qsl(query)))
         if create is None or method != "POST":
@@ -412,6 +418,39 @@ class TwilioEmulator:
             "next_page_uri": None,
             "page": 0,
             "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+        return 200, json.dumps(page).encode(), "application/json"
+
+    def _numbers_list(self, account: str) -> tuple[int, bytes, str]:
+        """The account's phone numbers (IncomingPhoneNumbers), one page."""
+        uri = f"/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json?PageSize=50&Page=0"
+        owned = sorted(self.numbers.get(account, set()))
+        page = {
+            "incoming_phone_numbers": [
+                {
+                    "account_sid": account,
+                    "api_version": "2010-04-01",
+                    "capabilities": {"sms": True, "mms": False, "voice": True, "fax": False},
+                    "friendly_name": number,
+                    "phone_number": number,
+                    "sid": "PN" + hashlib.md5(number.encode()).hexdigest(),
+                    "sms_method": "POST",
+                    "sms_url": self.sms_urls.get(
+                        number, "https://demo.twilio.com/welcome/sms/reply"
+                    ),
+                    "status": "in-use",
+                    "uri": f"/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{number}.json",
+                }
+                for number in owned
+            ],
+            "end": max(len(owned) - 1, 0),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": 50,
             "previous_page_uri": None,
             "start": 0,
             "uri": uri,

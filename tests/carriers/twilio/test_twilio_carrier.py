@@ -333,3 +333,29 @@ def test_a_status_callback_with_a_bad_signature_changes_nothing(
 
     asyncio.run(main())
     assert message(gateway, message_id).status == "DELIVERED"
+
+
+def test_reply_numbers_missing_at_twilio_or_with_their_webhook_elsewhere_are_reported(
+    database_url: str, twilio: TwilioEmulator
+):
+    port = free_port()
+    twilio.numbers[SID] = {NUMBER, "+447700900002"}
+    twilio.sms_urls["+447700900002"] = f"http://127.0.0.1:{port}/v1/carrier/twilio/sms"
+    gateway = twilio_gateway(
+        database_url,
+        port,
+        [
+            twilio_account(
+                "twilio", twilio.base_url, numbers=[NUMBER, "+447700900002", "+447700900009"]
+            )
+        ],
+    )
+
+    async def main() -> None:
+        async with serving(gateway):
+            await eventually(lambda: gateway.carrier.status()[0]["numbers_missing"] is not None)
+            [row] = gateway.carrier.status()
+            assert row["numbers_missing"] == ["+447700900009"]
+            assert row["numbers_webhook_elsewhere"] == [NUMBER]  # still the console's demo URL
+
+    asyncio.run(main())

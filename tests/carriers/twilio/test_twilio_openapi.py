@@ -40,6 +40,7 @@ SPEC = (
     / "oai/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json/twilio_api_v2010.json"
 )
 PATHS = (
+    "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json",
     "/2010-04-01/Accounts/{AccountSid}/Messages.json",
     "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json",
 )
@@ -150,8 +151,9 @@ def test_our_requests_and_the_emulators_answers_follow_twilios_openapi(database_
     authorization = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
     creates = [e for e in exchanges if e.method == "POST"]
     fetches = [e for e in exchanges if e.method == "GET"]
-    assert len(creates) == 4 and len(fetches) >= 3
+    assert len(creates) == 4 and len(fetches) >= 4
     assert any(e.path.startswith(f"/2010-04-01/Accounts/{SID}/Messages.json?") for e in fetches)
+    assert any("/IncomingPhoneNumbers.json" in e.path for e in fetches)
     for exchange in exchanges:
         request = _Request(twilio.base_url, exchange, authorization)
         spec.validate_request(request)

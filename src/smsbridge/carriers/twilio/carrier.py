@@ -81,6 +81,10 @@ class TwilioCarrier:
         self.errors: Counter[str] = Counter()
         self.last_error: str | None = None
         self.state = "stopped"
+        # Configured Reply Numbers the account does not have for SMS, and those whose inbound
+        # SMS go somewhere else: known once Twilio has been asked at start.
+        self.numbers_missing: list[str] | None = None
+        self.numbers_webhook_elsewhere: list[str] | None = None
 
     # -- the port ----------------------------------------------------------------------------
 
@@ -88,6 +92,7 @@ class TwilioCarrier:
         self._events = events
         self._twilio()
         self.state = "up"
+        self._in_background(self._check_numbers())
 
     def _twilio(self) -> Any:
         """The official client, made on first use: a process that only serves the webhooks
@@ -130,6 +135,8 @@ class TwilioCarrier:
                 "state": self.state,
                 "account_sid": self._settings.account_sid,
                 "numbers": list(self._settings.numbers),
+                "numbers_missing": self.numbers_missing,
+                "numbers_webhook_elsewhere": self.numbers_webhook_elsewhere,
                 "submitted": self.counters["submitted"],
                 "receipts": self.counters["receipts"],
                 "inbound": self.counters["inbound"],
@@ -386,6 +393,42 @@ class TwilioCarrier:
             return normalise_number(value, self._home_region, require_mobile=False).e164
         except InvalidNumber:
             return value  # a short code or name: kept as Twilio wrote it
+
+    async def _check_numbers(self) -> None:
+        """Compare the configured Reply Numbers with the account's own: a number the account
+        lacks is refused at every send (21606), and one whose "A message comes in" webhook
+        points elsewhere never brings a customer's reply here. Logged, and shown in status."""
+        try:
+            owned = await self._twilio().incoming_phone_numbers.list_async(limit=1000)
+        except Exception as exc:
+            log.warning("Twilio %s: cannot list the account's numbers: %r", self.name, exc)
+            return
+        ours = self.callback_url("sms")
+        by_number = {self._number(str(n.phone_number or "")): n for n in owned}
+        missing, elsewhere = [], []
+        for configured in self._settings.numbers:
+            number = self._number(configured)
+            held = by_number.get(number)
+            capabilities = getattr(held, "capabilities", None) or {}
+            if held is None or not capabilities.get("sms", False):
+                missing.append(number)
+            elif (getattr(held, "sms_url", "") or "").rstrip("/") != ours:
+                elsewhere.append(number)
+        self.numbers_missing, self.numbers_webhook_elsewhere = missing, elsewhere
+        if missing:
+            log.warning(
+                "Twilio %s: the account has no SMS number %s: sends from it will be refused",
+                self.name,
+                ", ".join(missing),
+            )
+        if elsewhere:
+            log.warning(
+                "Twilio %s: %s send inbound SMS elsewhere; set their 'A message comes in' "
+                "webhook to %s",
+                self.name,
+                ", ".join(elsewhere),
+                ours,
+            )
 
     # -- what it cost ------------------------------------------------------------------------
 
