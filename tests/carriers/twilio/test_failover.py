@@ -93,7 +93,9 @@ def test_an_outage_at_one_account_fails_over_to_the_next_with_nothing_lost_or_do
     assert sorted(m.body for m in sent) == sorted(message(gateway, m).content for m in ids)
     assert {m.account_sid for m in sent} == {OTHER_SID}  # the failing account stored none
     assert sorted(message(gateway, m).carrier_ref or "" for m in ids) == sorted(m.sid for m in sent)
-    primary_creates = [e for e in twilio.exchanges if f"/Accounts/{SID}/" in e.path]
+    primary_creates = [
+        e for e in twilio.exchanges if e.method == "POST" and f"/Accounts/{SID}/" in e.path
+    ]
     assert len(primary_creates) == 5 and all(e.status == 503 for e in primary_creates)
 
 
