@@ -95,6 +95,10 @@ class AndroidEmulator:
         # Seconds the phone's clock is ahead of ours (X-Timestamp): tests that move the
         # gateway's clock move the phone's with it.
         self.clock_offset = 0.0
+        # Cloud mode with the phone away: messages are taken and stay Pending, nothing is sent.
+        self.hold = False
+        # Messages are sent and delivered but their webhooks are lost.
+        self.quiet = False
         self.lose_answers = 0  # take the next messages, then drop the connection unanswered
         self._lock = threading.Lock()
         self._events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
@@ -212,6 +216,11 @@ class AndroidEmulator:
                     self.deliveries.append((event, status))
 
     def _deliver(self, message: PhoneMessage) -> None:
+        if self.hold:
+            return
+        if self.quiet:
+            message.state = "Delivered"
+            return
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         base = {
             "messageId": message.id,

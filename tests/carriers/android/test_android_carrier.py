@@ -330,3 +330,27 @@ def test_an_offline_phone_fails_over_to_twilio_and_nothing_is_sent_twice(
         from smsbridge.db.models import AndroidSend
 
         assert list(session.scalars(select(AndroidSend))) == []  # no send counted
+
+
+@pytest.mark.parametrize(("mode", "final"), [("hold", "EXPIRED"), ("quiet", "DELIVERED")])
+def test_a_message_with_no_final_webhook_is_settled_by_asking_the_phone_after_its_validity(
+    database_url: str, phone: AndroidEmulator, mode: str, final: str
+):
+    setattr(phone, mode, True)
+    gateway = android_gateway(database_url, free_port(), android_phone(phone.base_url))
+    account_id = fund(gateway)
+    message_id = send(gateway, account_id, validity=30)
+
+    async def main() -> None:
+        async with serving(gateway):
+            await gateway.pipeline.run_once("w")
+            assert message(gateway, message_id).status == "SENT"
+            carrier = gateway.carrier.members["phone"]  # type: ignore[attr-defined]
+            assert await carrier.settle_overdue(gateway.pipeline) == 0  # not overdue yet
+            gateway.clock.advance(minutes=45)  # type: ignore[attr-defined]
+            assert await carrier.settle_overdue(gateway.pipeline) == 1
+
+    asyncio.run(main())
+    assert message(gateway, message_id).status == final
+    assert gateway.messages.balance(account_id) == (100 if final == "EXPIRED" else 99)
+    assert len(phone.messages) == 1

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from android_sms_gateway import AsyncAPIClient, Message, TextMessage, Webhook
+from android_sms_gateway import AsyncAPIClient, TextMessage, Webhook
+from android_sms_gateway import Message as AppMessage
 from android_sms_gateway.ahttp import HttpxAsyncHttpClient
 from android_sms_gateway.enums import WebhookEvent
 from android_sms_gateway.errors import APIError
@@ -42,13 +43,28 @@ from smsbridge.carriers.base import (
 )
 from smsbridge.clock import Clock
 from smsbridge.db.engine import Database
-from smsbridge.db.models import AndroidSend
+from smsbridge.db.models import AndroidSend, Message
+from smsbridge.messages.pipeline import valid_until
+from smsbridge.messages.status import State, Status
 from smsbridge.numbers.phone import InvalidNumber, normalise_number
 from smsbridge.settings import AndroidPhoneSettings
 
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
+# How often, and how long after a message's validity, the phone is asked about messages that
+# got no final receipt.
+SWEEP_SECONDS = 60.0
+OVERDUE_GRACE = timedelta(minutes=10)
+# What the phone's state of an overdue message means: still pending after validUntil is a
+# message it will never send.
+OVERDUE_STATES = {
+    "Pending": Status.EXPIRED,
+    "Processed": Status.EXPIRED,
+    "Cancelled": Status.EXPIRED,
+    "Delivered": Status.DELIVERED,
+    "Failed": Status.UNDELIVERABLE,
+}
 # The phone's default SIM, for the hourly count of numbers no SIM is configured for.
 DEFAULT_SIM = 0
 WEBHOOK_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
@@ -121,6 +137,7 @@ class AndroidCarrier:
         self.state = "unknown"
         if self._settings.register_webhooks and self._public_base:
             self._tasks.append(asyncio.create_task(self._register_webhooks()))
+        self._tasks.append(asyncio.create_task(self._sweep_loop(events)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -222,7 +239,7 @@ class AndroidCarrier:
     async def _send(self, submission: Submission, sim: int) -> str | None:
         """The message's carrier id once the phone has it; None when that cannot be known;
         raises _NotTaken when the phone surely does not have it."""
-        message = Message(
+        message = AppMessage(
             phone_numbers=[submission.destination],
             text_message=TextMessage(text=submission.content),
             id=submission.message_id,
@@ -357,6 +374,55 @@ class AndroidCarrier:
                 self._note_error("webhooks", f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300.0)
+
+    async def _sweep_loop(self, events: CarrierEvents) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.settle_overdue(events)
+            except Exception:  # a bad round must not end the sweep
+                log.exception("Android %s: settling overdue messages failed", self.name)
+
+    async def settle_overdue(self, events: CarrierEvents) -> int:
+        """Ask the phone about messages it took that are past their validity with no final
+        receipt, and report what it says. In cloud mode the server queues a message while the
+        phone is away; a phone that never came back before validUntil will not send it (it is
+        EXPIRED, refunded), and a webhook that was lost is made good (DELIVERED, failed)."""
+        overdue = await asyncio.to_thread(self._overdue)
+        receipts: list[Receipt] = []
+        for message_id in overdue:
+            try:
+                state = await self._client.get_state(message_id)
+            except APIError as exc:
+                if exc.status_code == 404:
+                    continue  # another phone's message
+                raise
+            word = getattr(getattr(state, "state", None), "value", "")
+            status = OVERDUE_STATES.get(word)
+            if status is not None:
+                receipts.append(
+                    Receipt(message_id, status, detail=f"Android: {word} past its validity")
+                )
+        if receipts:
+            await events.on_receipts(receipts)
+            self.counters["receipts"] += len(receipts)
+        return len(receipts)
+
+    def _overdue(self) -> list[str]:
+        """Messages sent through an Android phone (their carrier id is their own id) that are
+        still waiting for a final receipt a while after their validity ended."""
+        now = self._clock.now()
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Message.id, Message.created, Message.schedule, Message.validity_minutes)
+                .where(Message.state == State.SUBMITTED.value, Message.carrier_ref == Message.id)
+                .limit(500)
+            ).all()
+        return [
+            r.id
+            for r in rows
+            if valid_until(r.created, r.schedule, r.validity_minutes) + OVERDUE_GRACE < now
+        ]
 
     def _note_error(self, code: str, detail: str) -> None:
         self.errors[code] += 1
