@@ -15,16 +15,16 @@ from sqlalchemy import select
 from smsbridge.app import Gateway
 from smsbridge.db.models import InboundMessage
 from tests.carriers.android.emulator import AndroidEmulator
-from tests.carriers.twilio.live import (
+from tests.carriers.live import (
     CUSTOMER,
     NUMBER,
+    carrier_gateway,
     eventually,
     free_port,
     fund,
     message,
     send,
     serving,
-    twilio_gateway,
 )
 
 KEY = "signing-key-0123456789"
@@ -51,7 +51,7 @@ def android_phone(base_url: str, **extra: Any) -> dict[str, Any]:
 
 
 def android_gateway(database_url: str, port: int, *phones: dict[str, Any]) -> Gateway:
-    return twilio_gateway(database_url, port, [], kind="android", android={"phones": list(phones)})
+    return carrier_gateway(database_url, port, [], kind="android", android={"phones": list(phones)})
 
 
 def _carrier_row(gateway: Gateway) -> dict[str, Any]:
@@ -291,11 +291,11 @@ def test_bad_credentials_are_temporary(database_url: str, phone: AndroidEmulator
 def test_an_offline_phone_fails_over_to_twilio_and_nothing_is_sent_twice(
     database_url: str, phone: AndroidEmulator
 ):
+    from tests.carriers.live import SID, TOKEN, twilio_account
     from tests.carriers.twilio.emulator import TwilioEmulator
-    from tests.carriers.twilio.live import SID, TOKEN, twilio_account
 
     with TwilioEmulator({SID: TOKEN}, numbers={SID: {NUMBER}}) as twilio:
-        gateway = twilio_gateway(
+        gateway = carrier_gateway(
             database_url,
             free_port(),
             [twilio_account("twilio", twilio.base_url, numbers=[])],

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from smsbridge.db.models import InboundMessage, Message
-from tests.carriers.twilio.emulator import TwilioEmulator
-from tests.carriers.twilio.live import (
+from tests.carriers.live import (
     CUSTOMER,
     NUMBER,
     OTHER_SID,
     OTHER_TOKEN,
     SID,
+    carrier_gateway,
     eventually,
     free_port,
     fund,
@@ -24,8 +24,8 @@ from tests.carriers.twilio.live import (
     send,
     serving,
     twilio_account,
-    twilio_gateway,
 )
+from tests.carriers.twilio.emulator import TwilioEmulator
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_an_outage_at_one_account_fails_over_to_the_next_with_nothing_lost_or_do
     database_url: str, twilio: TwilioEmulator
 ):
     twilio.failing_accounts.add(SID)
-    gateway = twilio_gateway(
+    gateway = carrier_gateway(
         database_url,
         free_port(),
         two_accounts(twilio),
@@ -100,7 +100,7 @@ def test_an_outage_at_one_account_fails_over_to_the_next_with_nothing_lost_or_do
 
 
 def test_twilio_unreachable_fails_over_to_another_kind_of_carrier(database_url: str):
-    gateway = twilio_gateway(
+    gateway = carrier_gateway(
         database_url,
         free_port(),
         [twilio_account("twilio", f"http://127.0.0.1:{free_port()}", numbers=[])],
@@ -128,7 +128,7 @@ def test_a_reply_number_held_by_a_failing_account_waits_for_it_instead_of_changi
 ):
     twilio.failing_accounts.add(SID)
     port = free_port()
-    gateway = twilio_gateway(database_url, port, two_accounts(twilio, pinned=True), kind="routed")
+    gateway = carrier_gateway(database_url, port, two_accounts(twilio, pinned=True), kind="routed")
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 

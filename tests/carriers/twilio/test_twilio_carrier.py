@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import func, select
 
 from smsbridge.db.models import CarrierCharge, CreditEntry, InboundMessage
-from tests.carriers.twilio.emulator import TwilioEmulator
-from tests.carriers.twilio.live import (
+from tests.carriers.live import (
     CUSTOMER,
     NUMBER,
     OTHER_SID,
     OTHER_TOKEN,
     SID,
     TOKEN,
+    carrier_gateway,
     eventually,
     free_port,
     fund,
@@ -25,8 +25,8 @@ from tests.carriers.twilio.live import (
     send,
     serving,
     twilio_account,
-    twilio_gateway,
 )
+from tests.carriers.twilio.emulator import TwilioEmulator
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_a_message_goes_out_through_twilio_and_its_callbacks_deliver_it(
     database_url: str, twilio: TwilioEmulator
 ):
     port = free_port()
-    gateway = twilio_gateway(database_url, port, [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(database_url, port, [twilio_account("twilio", twilio.base_url)])
     account_id = fund(gateway)
     message_id = send(gateway, account_id, "Your table is booked", validity=60)
 
@@ -90,7 +90,9 @@ def test_twilio_counting_other_segments_than_we_billed_is_recorded(
     database_url: str, twilio: TwilioEmulator
 ):
     twilio.segments_override[CUSTOMER] = 3
-    gateway = twilio_gateway(database_url, free_port(), [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(
+        database_url, free_port(), [twilio_account("twilio", twilio.base_url)]
+    )
     account_id = fund(gateway)
     message_id = send(gateway, account_id, "Short")
 
@@ -125,7 +127,9 @@ def test_twilio_errors_become_permanent_or_temporary(
     database_url: str, twilio: TwilioEmulator, status: int, code: int, final: str, permanent: bool
 ):
     twilio.script.failures.append((status, code))
-    gateway = twilio_gateway(database_url, free_port(), [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(
+        database_url, free_port(), [twilio_account("twilio", twilio.base_url)]
+    )
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
@@ -151,7 +155,9 @@ def test_a_from_the_account_does_not_own_is_refused_by_the_emulator(
     database_url: str, twilio: TwilioEmulator
 ):
     twilio.numbers[SID] = set()  # the account holds no number at all
-    gateway = twilio_gateway(database_url, free_port(), [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(
+        database_url, free_port(), [twilio_account("twilio", twilio.base_url)]
+    )
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
@@ -167,7 +173,7 @@ def test_a_from_the_account_does_not_own_is_refused_by_the_emulator(
 def test_bad_credentials_are_temporary_and_count_against_the_account(
     database_url: str, twilio: TwilioEmulator
 ):
-    gateway = twilio_gateway(
+    gateway = carrier_gateway(
         database_url,
         free_port(),
         [twilio_account("twilio", twilio.base_url, auth_token="wrong" * 6)],
@@ -203,7 +209,9 @@ def test_an_unreadable_or_lost_answer_is_settled_by_asking_twilio_never_by_resen
     database_url: str, twilio: TwilioEmulator, kind: str, state: str, status: str
 ):
     setattr(twilio.script if kind != "lose_answers" else twilio, kind, 1)
-    gateway = twilio_gateway(database_url, free_port(), [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(
+        database_url, free_port(), [twilio_account("twilio", twilio.base_url)]
+    )
     account_id = fund(gateway)
     first = send(gateway, account_id, "first")
 
@@ -225,7 +233,7 @@ def test_an_unreadable_or_lost_answer_is_settled_by_asking_twilio_never_by_resen
 
 
 def test_twilio_unreachable_uses_no_retry_and_the_message_waits(database_url: str):
-    gateway = twilio_gateway(
+    gateway = carrier_gateway(
         database_url, free_port(), [twilio_account("twilio", f"http://127.0.0.1:{free_port()}")]
     )
     account_id = fund(gateway)
@@ -243,7 +251,9 @@ def test_twilio_unreachable_uses_no_retry_and_the_message_waits(database_url: st
 
 def test_an_undelivered_callback_refunds(database_url: str, twilio: TwilioEmulator):
     twilio.outcome[CUSTOMER] = "undelivered"
-    gateway = twilio_gateway(database_url, free_port(), [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(
+        database_url, free_port(), [twilio_account("twilio", twilio.base_url)]
+    )
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
@@ -270,7 +280,7 @@ def test_inbound_sms_is_stored_once_and_only_with_a_good_signature(
     database_url: str, twilio: TwilioEmulator
 ):
     port = free_port()
-    gateway = twilio_gateway(database_url, port, [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(database_url, port, [twilio_account("twilio", twilio.base_url)])
     fund(gateway)
     url = _inbound(port)
 
@@ -309,7 +319,7 @@ def test_a_status_callback_with_a_bad_signature_changes_nothing(
     database_url: str, twilio: TwilioEmulator
 ):
     port = free_port()
-    gateway = twilio_gateway(database_url, port, [twilio_account("twilio", twilio.base_url)])
+    gateway = carrier_gateway(database_url, port, [twilio_account("twilio", twilio.base_url)])
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
     twilio.outcome[CUSTOMER] = "silent"
@@ -341,7 +351,7 @@ def test_reply_numbers_missing_at_twilio_or_with_their_webhook_elsewhere_are_rep
     port = free_port()
     twilio.numbers[SID] = {NUMBER, "+447700900002"}
     twilio.sms_urls["+447700900002"] = f"http://127.0.0.1:{port}/v1/carrier/twilio/sms"
-    gateway = twilio_gateway(
+    gateway = carrier_gateway(
         database_url,
         port,
         [

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.carriers.live import SID, TOKEN
 from tests.carriers.twilio.emulator import TwilioEmulator
-from tests.carriers.twilio.live import SID, TOKEN
 from tests.test_lifecycle import CUSTOMER, NUMBER, Deployment, wait_until
 
 pytestmark = pytest.mark.slow

@@ -20,11 +20,11 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from tests.carriers.twilio.emulator import Exchange, TwilioEmulator
-from tests.carriers.twilio.live import (
+from tests.carriers.live import (
     NUMBER,
     SID,
     TOKEN,
+    carrier_gateway,
     eventually,
     free_port,
     fund,
@@ -32,8 +32,8 @@ from tests.carriers.twilio.live import (
     send,
     serving,
     twilio_account,
-    twilio_gateway,
 )
+from tests.carriers.twilio.emulator import Exchange, TwilioEmulator
 
 SPEC = (
     Path(__file__).resolve().parent
@@ -117,7 +117,7 @@ class _Response:
 def test_our_requests_and_the_emulators_answers_follow_twilios_openapi(database_url: str):
     with TwilioEmulator({SID: TOKEN}, numbers={SID: {NUMBER}}) as twilio:
         twilio.outcome["+447700900124"] = "undelivered"
-        gateway = twilio_gateway(
+        gateway = carrier_gateway(
             database_url, free_port(), [twilio_account("twilio", twilio.base_url)]
         )
         account_id = fund(gateway)

@@ -46,7 +46,7 @@ def twilio_account(name: str, base_url: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def twilio_gateway(
+def carrier_gateway(
     database_url: str,
     port: int,
     accounts: list[dict[str, Any]],
