@@ -154,3 +154,36 @@ def test_a_reply_number_held_by_a_failing_account_waits_for_it_instead_of_changi
     with gateway.db.read() as session:
         assert [m.content for m in session.scalars(select(InboundMessage))] == ["via primary"]
         assert session.scalar(select(Message.carrier_ref).where(Message.id == message_id)) is None
+
+
+def test_an_smsc_that_is_down_fails_over_to_twilio(database_url: str, twilio: TwilioEmulator):
+    gateway = carrier_gateway(
+        database_url,
+        free_port(),
+        [twilio_account("twilio", twilio.base_url, numbers=[])],
+        kind="routed",
+        routes=[
+            {"carrier": "smpp", "destinations": ["GB"], "priority": 1},
+            {"carrier": "twilio", "priority": 2},
+        ],
+        smpp={
+            "connectors": [
+                {"name": "smsc", "port": free_port(), "system_id": "acme", "password": "x"}
+            ]
+        },
+    )
+    account_id = fund(gateway)
+    message_id = send(gateway, account_id, "via the backup")
+
+    async def main() -> None:
+        async with serving(gateway):
+            await gateway.pipeline.run_once("w")
+            await eventually(lambda: message(gateway, message_id).status == "DELIVERED")
+            rows = {r["carrier"]: r for r in gateway.carrier.status()}
+            assert rows["smpp"]["kind"] == "smpp" and rows["smpp"]["state"] != "bound"
+            assert rows["smpp"]["failovers"] == 1 and rows["twilio"]["recent_failures"] == 0
+
+    asyncio.run(main())
+    [sent] = twilio.messages.values()
+    assert sent.body == "via the backup"
+    assert message(gateway, message_id).carrier_ref == sent.sid
