@@ -140,6 +140,8 @@ class Scripted:
 
     failures: list[tuple[int, int]] = field(default_factory=list)
     garbage: int = 0  # 201 with a body that is not JSON
+    # Errors as RFC 9457 problem details, the format Twilio's newer APIs answer with.
+    problem_details: bool = False
     no_sid: int = 0  # 201 with JSON that has no sid
 
 
@@ -476,6 +478,8 @@ class TwilioEmulator:
         with self._lock:
             if self.script.failures:
                 status, code = self.script.failures.pop(0)
+                if self.script.problem_details:
+                    return _problem(status, code, f"Scripted failure {code}")
                 return _error(status, code, f"Scripted failure {code}")
             if self.script.garbage:
                 self.script.garbage -= 1
@@ -558,3 +562,14 @@ def _error(status: int, code: int, message: str) -> tuple[int, bytes, str]:
         "status": status,
     }
     return status, json.dumps(body).encode(), "application/json"
+
+
+def _problem(status: int, code: int, detail: str) -> tuple[int, bytes, str]:
+    body = {
+        "type": f"https://www.twilio.com/docs/errors/{code}",
+        "title": "Scripted failure",
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    return status, json.dumps(body).encode(), "application/problem+json"

@@ -369,3 +369,26 @@ def test_reply_numbers_missing_at_twilio_or_with_their_webhook_elsewhere_are_rep
             assert row["numbers_webhook_elsewhere"] == [NUMBER]  # still the console's demo URL
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "final"), [(400, 21211, "REJECTED"), (503, 20500, "ACCEPTED")]
+)
+def test_errors_as_problem_details_are_understood_too(
+    database_url: str, twilio: TwilioEmulator, status: int, code: int, final: str
+):
+    twilio.script.problem_details = True
+    twilio.script.failures.append((status, code))
+    gateway = carrier_gateway(
+        database_url, free_port(), [twilio_account("twilio", twilio.base_url)]
+    )
+    account_id = fund(gateway)
+    message_id = send(gateway, account_id)
+
+    async def main() -> None:
+        async with serving(gateway):
+            await gateway.pipeline.run_once("w")
+
+    asyncio.run(main())
+    row = message(gateway, message_id)
+    assert (row.status, row.failure_code) == (final, code)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -194,8 +194,10 @@ class TwilioCarrier:
         try:
             async with self._limit:
                 created = await self._client.messages.create_async(**self._params(submission))
-        except TwilioRestException as exc:
-            error = submit_error(exc.status, exc.code, str(exc.msg or ""))
+        except (TwilioRestException, TwilioServiceException) as exc:
+            # Twilio answered with an error (its legacy JSON or RFC 9457 problem details).
+            text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
+            error = submit_error(_int(str(exc.status)), _int(str(exc.code)), str(text))
             self._note_error(str(exc.code or exc.status), error.detail)
             return SubmitResult(message_id, error=error)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
