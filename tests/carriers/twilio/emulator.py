@@ -12,8 +12,10 @@ form-encoded, no To (21604), a To that is not E.164 (21211), no From nor Messagi
 (21603), a From the account does not own (21606), an alphanumeric From where the account has
 none (21212), no Body (21602), a Body over 1,600 characters (21617), a StatusCallback that is
 not an http(s) URL (21609). Errors are Twilio's JSON: {code, message, more_info, status}.
-Status callbacks (sent, then delivered/undelivered/failed) and inbound SMS are POSTed
-form-encoded and signed with the official library's RequestValidator.compute_signature.
+It also lists an account's messages (by To and From) and its phone numbers (with each one's
+inbound webhook URL), and can answer errors as RFC 9457 problem details. Status callbacks
+(sent, then delivered/undelivered/failed) and inbound SMS are POSTed form-encoded and signed
+with the official library's RequestValidator.compute_signature.
 
 What it cannot check: real delivery, Twilio's queueing and rate limits (only scripted),
 prices (a fixed rate per segment), carrier filtering, and anything about the account's
