@@ -28,6 +28,11 @@ NUMBER = "+447700900001"
 CUSTOMER = "+447700900123"
 
 
+# Gateways the carrier tests made, disposed after each test (tests/carriers/conftest.py): a
+# PostgreSQL connection left to the garbage collector warns in whichever test runs next.
+CREATED: list[Gateway] = []
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -67,7 +72,9 @@ def carrier_gateway(
         },
         pipeline={"retry_delay_seconds": 0, "max_retry_delay_seconds": 0},
     )
-    return Gateway(settings, clock=FakeClock())
+    gateway = Gateway(settings, clock=FakeClock())
+    CREATED.append(gateway)
+    return gateway
 
 
 def fund(gateway: Gateway, numbers: tuple[str, ...] = (NUMBER,)) -> str:
