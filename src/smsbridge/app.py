@@ -136,13 +136,81 @@ class Gateway:
         return queued + self.conversations.on_status_changes(session, message_ids, now)
 
     def _carrier(self) -> Carrier:
-        if self.settings.carrier.kind == "smpp":
-            from smsbridge.carriers.smpp.carrier import SmppCarrier
-
-            return SmppCarrier(
-                self.db, self.clock, self.settings.carrier.smpp, self.settings.billing.home_region
-            )
+        kind = self.settings.carrier.kind
+        if kind == "smpp":
+            return self._smpp_carrier()
+        if kind in ("twilio", "android", "routed"):
+            return self._routed_carrier()
         return SimulatedCarrier(self.db, self.clock, self.settings.carrier.simulator)
+
+    def _smpp_carrier(self) -> Carrier:
+        from smsbridge.carriers.smpp.carrier import SmppCarrier
+
+        return SmppCarrier(
+            self.db, self.clock, self.settings.carrier.smpp, self.settings.billing.home_region
+        )
+
+    def _routed_carrier(self) -> Carrier:
+        """Every configured carrier behind one route table (kind = "twilio" or "android":
+        the Twilio accounts or the Android phones alone)."""
+        from smsbridge.carriers.android.carrier import AndroidCarrier
+        from smsbridge.carriers.route_table import Route, RouteTable, default_routes
+        from smsbridge.carriers.routing import RoutedCarrier
+        from smsbridge.carriers.twilio.carrier import TwilioCarrier
+
+        carrier = self.settings.carrier
+        region = self.settings.billing.home_region
+        members: dict[str, Carrier] = {}
+        holders: dict[str, str] = {}
+        public = self.settings.http.public_base_url
+        twilio = carrier.twilio.accounts if carrier.kind in ("twilio", "routed") else []
+        android = carrier.android.phones if carrier.kind in ("android", "routed") else []
+        built: list[tuple[str, list[str], Carrier]] = [
+            (
+                a.name,
+                a.numbers,
+                TwilioCarrier(
+                    a, db=self.db, clock=self.clock, public_base_url=public, home_region=region
+                ),
+            )
+            for a in twilio
+        ] + [
+            (
+                p.name,
+                p.numbers,
+                AndroidCarrier(
+                    p, db=self.db, clock=self.clock, public_base_url=public, home_region=region
+                ),
+            )
+            for p in android
+        ]
+        for name, numbers, member in built:
+            if name in members or name in ("smpp", "simulator"):
+                raise ValueError(f"two carriers are named {name!r}")
+            members[name] = member
+            for number in numbers:
+                holder = holders.setdefault(_e164(number, region), name)
+                if holder != name:
+                    raise ValueError(f"{number} is held by both {holder} and {name}")
+        if carrier.kind == "routed":
+            named = {r.carrier for r in carrier.routes}
+            if carrier.smpp.connectors:
+                members["smpp"] = self._smpp_carrier()
+            if "simulator" in named or not members:
+                members["simulator"] = SimulatedCarrier(self.db, self.clock, carrier.simulator)
+        if not members:
+            raise ValueError(f"carrier.kind is {carrier.kind} but no carrier is configured")
+        routes = (
+            tuple(
+                Route(r.carrier, tuple(r.destinations), tuple(r.senders), r.priority)
+                for r in carrier.routes
+            )
+            if carrier.kind == "routed" and carrier.routes
+            else default_routes(members)
+        )
+        return RoutedCarrier(
+            members, RouteTable(routes, holders), carrier.routing, self.clock, region
+        )
 
     @functools.cached_property
     def conversations(self) -> ConversationService:
@@ -232,6 +300,10 @@ class Gateway:
         app.include_router(build_email_log_router(self.conversations, account))
         app.include_router(build_webhook_router(self.webhooks, account))
         app.include_router(health_router(self.carrier))
+        # Carriers whose networks call back (Twilio's webhooks): /v1/carrier/<name>/...
+        carrier_webhooks = self.carrier.webhooks(self.pipeline)
+        if carrier_webhooks is not None:
+            app.include_router(carrier_webhooks, prefix="/v1/carrier")
         app.include_router(build_dashboard_router(self.dashboard_services()))
         app.mount(STATIC_PATH, dashboard_static(), name="dashboard-static")
         describe_errors_truthfully(app)
@@ -249,6 +321,7 @@ class Gateway:
             webhooks=self.webhooks,
             conversations=self.conversations,
             optout=self.optout,
+            carriers=self.carrier.status,
         )
 
     def mail_server(self) -> MailServer:
@@ -315,6 +388,15 @@ class Gateway:
                 await self.carrier.stop()
                 await self.mail_transport.close()
             self.db.dispose()
+
+
+def _e164(number: str, region: str) -> str:
+    from smsbridge.numbers.phone import InvalidNumber, normalise_number
+
+    try:
+        return normalise_number(number, region, require_mobile=False).e164
+    except InvalidNumber as exc:
+        raise ValueError(f"{number!r} is not a phone number: {exc}") from exc
 
 
 class _Server(uvicorn.Server):

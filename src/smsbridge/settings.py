@@ -196,12 +196,142 @@ class SmppSettings(_Section):
     )
 
 
+class TwilioAccountSettings(_Section):
+    name: str = Field(
+        "twilio",
+        description="A name for routes, logs and metrics; its webhooks are under "
+        "/v1/carrier/<name>/ (letters, digits, - and _).",
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+    )
+    account_sid: str = Field("", description="The Twilio account SID (AC...).")
+    auth_token: str = Field(
+        "", description="The account's Auth Token: API login and webhook signature key."
+    )
+    numbers: list[str] = Field(
+        default_factory=list,
+        description="Reply Numbers held at this Twilio account (E.164): SMS from them go out "
+        "here, and SMS to them are accepted only from here.",
+    )
+    messaging_service_sid: str = Field(
+        "",
+        description="Send through this Messaging Service (MG...) instead of naming the "
+        "sender; empty: From is the message's sender.",
+    )
+    api_base_url: str = Field(
+        "https://api.twilio.com",
+        description="Where Twilio's REST API is (change only for a test double or a proxy).",
+    )
+    timeout_seconds: float = Field(30.0, description="Deadline of one request to Twilio.")
+    max_concurrent_requests: int = Field(
+        10, ge=1, description="Requests to Twilio in flight at once (Twilio queues the rest)."
+    )
+
+
+class TwilioSettings(_Section):
+    accounts: list[TwilioAccountSettings] = Field(
+        default_factory=list, description="Twilio accounts ([[carrier.twilio.accounts]])."
+    )
+
+
+class AndroidPhoneSettings(_Section):
+    name: str = Field(
+        "android",
+        description="A name for routes, logs and metrics; its webhooks are under "
+        "/v1/carrier/<name>/ (letters, digits, - and _).",
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+    )
+    base_url: str = Field(
+        "https://api.sms-gate.app/3rdparty/v1",
+        description="The app's API: http://<phone>:8080 in local-server mode, "
+        "https://api.sms-gate.app/3rdparty/v1 (or your private server) in cloud mode.",
+    )
+    username: str = Field("", description="The API login the app shows.")
+    password: str = Field("", description="The API password the app shows.")
+    webhook_signing_key: str = Field(
+        "",
+        description="The app's webhook signing key (Settings > Webhooks): webhooks without a "
+        "valid X-Signature for it are refused.",
+    )
+    webhook_max_age_seconds: float = Field(
+        300.0, description="A webhook whose X-Timestamp is older than this is a replay: refused."
+    )
+    register_webhooks: bool = Field(
+        True,
+        description="Register our webhook URL for sms:received, sms:sent, sms:delivered and "
+        "sms:failed with the app at start (retried until the phone answers).",
+    )
+    numbers: list[str] = Field(
+        default_factory=list,
+        description="Reply Numbers of this phone's SIMs (E.164): SMS from them go out here, and "
+        "SMS to them are accepted only from here.",
+    )
+    sims: dict[str, int] = Field(
+        default_factory=dict,
+        description='Which SIM slot (1-3) sends each Reply Number, e.g. sims = { "+447700900001" '
+        "= 2 }; others go by the phone's default SIM.",
+    )
+    max_per_hour_per_sim: int = Field(
+        100,
+        ge=1,
+        description="Most SMS one SIM sends per hour (operators and Android cap it); counted in "
+        "the database, so restarts and several workers respect it.",
+    )
+    timeout_seconds: float = Field(30.0, description="Deadline of one request to the app.")
+
+
+class AndroidSettings(_Section):
+    phones: list[AndroidPhoneSettings] = Field(
+        default_factory=list, description="Android phones ([[carrier.android.phones]])."
+    )
+
+
+class RouteSettings(_Section):
+    carrier: str = Field(
+        description="The carrier this route sends through: a Twilio account's or Android "
+        'phone\'s name, "smpp" (all SMPP connectors) or "simulator".'
+    )
+    destinations: list[str] = Field(
+        default_factory=list,
+        description="Destinations it serves: E.164 prefixes (+44) or countries (GB). Empty: all.",
+    )
+    senders: list[str] = Field(default_factory=list, description="Senders it serves. Empty: all.")
+    priority: int = Field(
+        100, description="Lower goes first; the next route is the failover when this fails."
+    )
+
+
+class RoutingSettings(_Section):
+    failures_to_mark_down: int = Field(
+        3,
+        ge=1,
+        description="Temporary failures in a row after which a carrier is taken as down and "
+        "tried after the others.",
+    )
+    down_seconds: float = Field(
+        30.0, description="How long a carrier taken as down is tried only when no other can."
+    )
+    recent_failure_window_seconds: float = Field(
+        300.0, description="Failures within this time are shown as recent in the health report."
+    )
+
+
 class CarrierSettings(_Section):
-    kind: Literal["simulator", "smpp"] = Field(
-        "simulator", description="Which carrier sends SMS: the simulator or SMPP connectors."
+    kind: Literal["simulator", "smpp", "twilio", "android", "routed"] = Field(
+        "simulator",
+        description="Which carrier sends SMS: the simulator, SMPP connectors, Twilio accounts, "
+        "Android phones, or routed (every carrier configured, by carrier.routes, with "
+        "failover).",
     )
     simulator: SimulatorSettings = SimulatorSettings()
     smpp: SmppSettings = SmppSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    android: AndroidSettings = AndroidSettings()
+    routes: list[RouteSettings] = Field(
+        default_factory=list,
+        description="Routes of kind = routed ([[carrier.routes]]); empty: every configured "
+        "carrier in turn, in the order above.",
+    )
+    routing: RoutingSettings = RoutingSettings()
 
 
 class PipelineSettings(_Section):

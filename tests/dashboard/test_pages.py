@@ -325,3 +325,12 @@ def test_the_operator_sees_every_account_adds_credit_and_loads_numbers(
     assert loaded.status_code == 200
     assert "Added 2 numbers. 1 were in the pool already." in loaded.text
     assert "2 free" in loaded.text
+
+
+def test_the_operator_page_shows_each_carriers_health(
+    signed_in: Callable[..., Browser], gateway: Gateway
+):
+    operator = signed_in("root@gateway.example", None, role="operator")
+    page = operator.get("/account/operator")
+    assert page.status_code == 200
+    assert "Carriers" in page.text and "simulator" in page.text

@@ -66,3 +66,27 @@ def test_an_error_override_for_a_code_that_is_not_one_fails_at_load(tmp_path: Pa
     )
     override = load_settings(path).carrier.smpp.connectors[0].errors["0x45"]
     assert (override.error_class, override.retries) == ("temporary", 5)
+
+
+def test_every_twilio_android_and_route_setting_is_documented():
+    from smsbridge.settings import AndroidPhoneSettings, RouteSettings, TwilioAccountSettings
+
+    text = DOCS.read_text(encoding="utf-8")
+    for model in (TwilioAccountSettings, AndroidPhoneSettings, RouteSettings):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            assert f"| `{name}` |" in text and field.description in text, (
+                f"{model.__name__}.{name} is missing from {DOCS.name} (or its text differs)"
+            )
+
+
+def test_routes_naming_an_unconfigured_carrier_fail_at_start(tmp_path: Path):
+    from smsbridge.app import Gateway
+
+    path = tmp_path / "smsbridge.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path}/x.db"\n'
+        '[carrier]\nkind = "routed"\n[[carrier.routes]]\ncarrier = "nosuch"\n'
+    )
+    with pytest.raises(ValueError, match="nosuch"):
+        Gateway(load_settings(path))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from smsbridge.accounts.service import AccountService, KeyHolder
 from smsbridge.api.errors import SmsWorksJSON, error_responses
+from smsbridge.carriers.metrics import carrier_metrics
 from smsbridge.errors import NotFound, ServiceError, find_error_code
 from smsbridge.messages import wire
 from smsbridge.messages.schemas import (
@@ -399,39 +400,13 @@ def health_router(carrier: object) -> APIRouter:
 
     @router.get("/v1/carrier/connections", tags=["Utils"])
     def carrier_connections() -> dict[str, Any]:
-        """Each SMPP connection: state, binds, submits per second, window in use, errors."""
+        """Each carrier connection or account: its kind and state (SMPP: binds, submits per
+        second, window in use, errors; routed carriers: up or down, recent failures)."""
         return {"carrier": getattr(carrier, "name", "unknown"), "connections": connections()}
 
     @router.get("/metrics", tags=["Utils"], response_class=PlainTextResponse)
     def metrics() -> str:
         """Prometheus text format."""
-        lines = [
-            "# HELP smsbridge_smpp_up 1 when the connection is bound.",
-            "# TYPE smsbridge_smpp_up gauge",
-        ]
-        rows = connections()
-        for row in rows:
-            lines.append(
-                f'smsbridge_smpp_up{{connection="{row["name"]}"}} '
-                f"{1 if row['state'] == 'bound' else 0}"
-            )
-        for metric, key, kind in (
-            ("smsbridge_smpp_submitted_total", "submitted", "counter"),
-            ("smsbridge_smpp_receipts_total", "receipts", "counter"),
-            ("smsbridge_smpp_inbound_total", "inbound", "counter"),
-            ("smsbridge_smpp_window_in_use", "window_in_use", "gauge"),
-            ("smsbridge_smpp_submits_per_second", "submits_per_second", "gauge"),
-            ("smsbridge_smpp_connects_total", "connects", "counter"),
-        ):
-            lines.append(f"# TYPE {metric} {kind}")
-            lines += [f'{metric}{{connection="{r["name"]}"}} {r[key]}' for r in rows]
-        lines.append("# TYPE smsbridge_smpp_errors_total counter")
-        for row in rows:
-            for code, count in row["errors"].items():
-                lines.append(
-                    f'smsbridge_smpp_errors_total{{connection="{row["name"]}",code="{code}"}} '
-                    f"{count}"
-                )
-        return "\n".join(lines) + "\n"
+        return carrier_metrics(connections())
 
     return router

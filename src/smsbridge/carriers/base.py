@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smsbridge.messages.status import Status
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 
 @dataclass(frozen=True)
@@ -105,4 +108,16 @@ class Carrier(Protocol):
     async def lookup(self, message_ids: Sequence[str]) -> dict[str, str | None] | None:
         """For in-doubt submits: the carrier's id for each message it holds (None if it has
         not got it), or None as a whole when this carrier cannot tell (SMPP cannot)."""
+        ...
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per connection or account: at least `name`, `kind` and `state` ("up",
+        "down", "bound", ...), for /v1/carrier/connections, /metrics and the operator page."""
+        ...
+
+    def webhooks(self, events: CarrierEvents) -> APIRouter | None:
+        """The HTTP routes a carrier whose network calls back (status callbacks, inbound SMS)
+        needs, reporting to `events`, or None. The composition root mounts them under
+        /v1/carrier/ in every process that serves HTTP, workers or not; a carrier names its
+        paths after its own name (/v1/carrier/<name>/...)."""
         ...

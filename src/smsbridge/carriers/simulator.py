@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -116,6 +117,12 @@ class SimulatedCarrier:
 
     async def lookup(self, message_ids: Sequence[str]) -> dict[str, str | None] | None:
         return await asyncio.to_thread(self._lookup, message_ids)
+
+    def status(self) -> list[dict[str, Any]]:
+        return [{"name": self.name, "kind": "simulator", "state": "up"}]
+
+    def webhooks(self, events: CarrierEvents) -> None:
+        return None  # its network is a table in our own database
 
     def _lookup(self, message_ids: Sequence[str]) -> dict[str, str | None]:
         with self._db.read() as session:

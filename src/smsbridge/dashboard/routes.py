@@ -71,6 +71,8 @@ class DashboardServices:
     webhooks: WebhookService
     conversations: ConversationService
     optout: OptOutService
+    # Each carrier connection's health (Carrier.status), for the operator page.
+    carriers: Callable[[], list[dict[str, Any]]] | None = None
 
 
 PREFIX = "/account"
@@ -1055,6 +1057,7 @@ def build_dashboard_router(
             title="Operator",
             accounts=views.accounts(),
             pool=views.pool(),
+            carriers=services.carriers() if services.carriers else [],
             **extra,
         )
 

@@ -602,3 +602,34 @@ class SimOutcome(Base):
 
     destination: Mapped[str] = mapped_column(String(20), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+class CarrierCharge(Base):
+    """What an HTTP carrier (Twilio) says a finished message cost, beside what we billed: a
+    segment count that differs means our rates or counting disagree with the provider's."""
+
+    __tablename__ = "carrier_charges"
+
+    carrier_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(40))
+    billed_segments: Mapped[int | None] = mapped_column(Integer, default=None)
+    reported_segments: Mapped[int | None] = mapped_column(Integer, default=None)
+    price: Mapped[str | None] = mapped_column(String(32), default=None)
+    price_unit: Mapped[str | None] = mapped_column(String(8), default=None)
+    mismatch: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AndroidSend(Base):
+    """One SMS handed to an Android phone's SIM: the hourly limit per SIM is counted from these
+    rows (written before the phone is asked), so restarts and other workers respect it."""
+
+    __tablename__ = "android_sends"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(40))
+    sim: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str] = mapped_column(String(36))
+    sent_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_android_sends_phone_sim_sent_at", "phone", "sim", "sent_at"),)

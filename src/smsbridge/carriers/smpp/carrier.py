@@ -117,7 +117,10 @@ class SmppCarrier:
         return None
 
     def status(self) -> list[dict[str, Any]]:
-        return [c.snapshot() for c in self.connectors]
+        return [{"kind": "smpp", **c.snapshot()} for c in self.connectors]
+
+    def webhooks(self, events: CarrierEvents) -> None:
+        return None  # everything comes back on the SMPP sessions
 
     # -- in --------------------------------------------------------------------------------
 

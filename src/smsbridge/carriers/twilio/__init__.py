@@ -1,0 +1,1 @@
+"""Twilio Programmable Messaging as a carrier: REST submits, status callbacks, inbound webhook."""
