@@ -49,8 +49,9 @@ def schemathesis_command(
 def client_environment() -> dict[str, str]:
     """The environment for the fuzzer's process: ours without libfaketime.
 
-    Under `faketime` (the suite's second run) Schemathesis's own run loop stalls until the
-    timeout; the clock under test is the server's, which stays moved in this process.
+    Under `faketime` with an offset (the suite's second run) a timed lock wait (an
+    `Event.wait` or `Queue.get` with a timeout) never returns, and Schemathesis's run loop
+    makes such waits; the clock under test is the server's, which stays moved in this process.
     """
     moved = ("LD_PRELOAD", "FAKETIME", "FAKETIME_SHARED")
     return {name: value for name, value in os.environ.items() if name not in moved}

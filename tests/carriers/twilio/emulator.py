@@ -31,6 +31,7 @@ import queue
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -266,7 +267,9 @@ class TwilioEmulator:
     def _send_callbacks(self) -> None:
         while (item := self._callbacks.get()) is not None:
             message, word, params = item
-            threading.Event().wait(self.callback_delay_seconds)
+            # time.sleep, not a timed Event.wait: timed lock waits never return under
+            # libfaketime with an offset (the suite's +3y run).
+            time.sleep(self.callback_delay_seconds)
             with self._lock:
                 message.status = word
             url = message.status_callback or ""
@@ -548,11 +551,10 @@ class TwilioEmulator:
         return 201, json.dumps(resource).encode(), "application/json"
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-        done = threading.Event()
         for _ in range(int(timeout / 0.05)):
             if predicate():
                 return
-            done.wait(0.05)
+            time.sleep(0.05)  # not a timed Event.wait: those hang under libfaketime
         raise AssertionError("timed out waiting on the Twilio emulator")
 
 
