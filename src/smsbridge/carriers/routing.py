@@ -28,7 +28,7 @@ from smsbridge.carriers.base import (
 )
 from smsbridge.carriers.route_table import Health, RouteTable, by_health
 from smsbridge.clock import Clock
-from smsbridge.numbers.phone import InvalidNumber, normalise_number
+from smsbridge.numbers.phone import region_of
 from smsbridge.settings import RoutingSettings
 
 log = logging.getLogger(__name__)
@@ -173,14 +173,8 @@ class RoutedCarrier:
             return [SubmitResult(s.message_id, in_doubt=True) for s in chunk]
 
     def _carriers_for(self, submission: Submission) -> list[str]:
-        region = ""
-        if self.table.needs_region:
-            try:
-                region = normalise_number(
-                    submission.destination, self._home_region, require_mobile=False
-                ).region
-            except InvalidNumber:
-                region = ""
+        needs_region = self.table.needs_region
+        region = region_of(submission.destination, self._home_region) if needs_region else ""
         return self.table.carriers_for(submission.destination, submission.sender, region)
 
     async def lookup(self, message_ids: Sequence[str]) -> dict[str, str | None] | None:

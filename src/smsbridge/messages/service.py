@@ -51,7 +51,7 @@ from smsbridge.messages.validation import (
     parse_time,
     price_destination,
 )
-from smsbridge.numbers.phone import InvalidNumber, normalise_number
+from smsbridge.numbers.phone import e164_or_as_written
 from smsbridge.settings import Settings
 
 # The word a send answers with, as The SMS Works does: the message is on its way. Its record
@@ -650,12 +650,7 @@ class MessageService:
 
     def _number(self, raw: str) -> str:
         """A number in a filter, however it is written (447..., +447..., 07...), as stored."""
-        try:
-            return normalise_number(
-                raw, self._settings.billing.home_region, require_mobile=False
-            ).e164
-        except InvalidNumber:
-            return raw.strip()
+        return e164_or_as_written(raw, self._settings.billing.home_region)
 
     def _sender(self, raw: str) -> str:
         text = raw.strip()

@@ -65,6 +65,23 @@ def normalise_number(raw: str, default_region: str, *, require_mobile: bool = Tr
     return Destination(e164=e164, region=region)
 
 
+def e164_or_as_written(raw: str, default_region: str) -> str:
+    """`raw` in E.164 when it is a phone number of any type, else as written without its
+    surrounding space: a short code or a sender name stays what it was, never refused."""
+    try:
+        return normalise_number(raw, default_region, require_mobile=False).e164
+    except InvalidNumber:
+        return raw.strip()
+
+
+def region_of(raw: str, default_region: str) -> str:
+    """The region (e.g. "GB") of a phone number of any type, or "" for anything else."""
+    try:
+        return normalise_number(raw, default_region, require_mobile=False).region
+    except InvalidNumber:
+        return ""
+
+
 def is_alphanumeric_sender(sender: str) -> bool:
     """True for a valid alphanumeric sender ID (1-11 characters, at least one letter)."""
     return bool(_ALPHA_SENDER.match(sender)) and any(ch.isalpha() for ch in sender)

@@ -46,7 +46,7 @@ from smsbridge.db.engine import Database
 from smsbridge.db.models import AndroidSend, Message
 from smsbridge.messages.pipeline import valid_until
 from smsbridge.messages.status import State, Status
-from smsbridge.numbers.phone import InvalidNumber, normalise_number
+from smsbridge.numbers.phone import e164_or_as_written
 from smsbridge.settings import AndroidPhoneSettings
 
 log = logging.getLogger(__name__)
@@ -501,13 +501,7 @@ class AndroidCarrier:
         return self._numbers[0] if self._numbers else ""
 
     def _number(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            return ""
-        try:
-            return normalise_number(value, self._home_region, require_mobile=False).e164
-        except InvalidNumber:
-            return value
+        return e164_or_as_written(value, self._home_region)
 
 
 def _api_detail(exc: APIError) -> str:

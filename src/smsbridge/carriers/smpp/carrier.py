@@ -31,7 +31,7 @@ from smsbridge.clock import Clock
 from smsbridge.db.engine import Database
 from smsbridge.db.models import InboundPart, SmppInboundSeen, SmppParked
 from smsbridge.messages.status import Status
-from smsbridge.numbers.phone import InvalidNumber, normalise_number
+from smsbridge.numbers.phone import region_of
 from smsbridge.settings import SmppConnectorSettings, SmppSettings
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,7 @@ class SmppCarrier:
         )
 
     def _region(self, destination: str) -> str:
-        try:
-            return normalise_number(destination, self._home_region, require_mobile=False).region
-        except InvalidNumber:
-            return ""
+        return region_of(destination, self._home_region)
 
     async def lookup(self, message_ids: Sequence[str]) -> dict[str, str | None] | None:
         # An SMSC can only be asked about ids it gave us; a submit lost in flight has none.

@@ -31,7 +31,7 @@ from smsbridge.clock import Clock
 from smsbridge.db.engine import Database
 from smsbridge.db.models import CarrierCharge, Message
 from smsbridge.messages.status import FINAL_STATUSES
-from smsbridge.numbers.phone import InvalidNumber, normalise_number
+from smsbridge.numbers.phone import e164_or_as_written
 from smsbridge.settings import TwilioAccountSettings
 
 log = logging.getLogger(__name__)
@@ -388,13 +388,7 @@ class TwilioCarrier:
         return Response(EMPTY_TWIML, media_type="text/xml")
 
     def _number(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            return ""
-        try:
-            return normalise_number(value, self._home_region, require_mobile=False).e164
-        except InvalidNumber:
-            return value  # a short code or name: kept as Twilio wrote it
+        return e164_or_as_written(value, self._home_region)  # a short code or name: as written
 
     async def _check_numbers(self) -> None:
         """Compare the configured Reply Numbers with the account's own: a number the account
