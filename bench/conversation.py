@@ -87,6 +87,7 @@ if str(ROOT) not in sys.path:
 from bench.pipeline import (  # noqa: E402 - shared with the other benches
     cpu_seconds,
     free_port,
+    markdown_table,
     percentile,
     postgres_database,
     py_spy_binary,
@@ -199,22 +200,7 @@ LEFT = {0, 1, 15}
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    body = [r.cells() for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(HEADERS)]
-
-    def line(cells: Sequence[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(widths[i]) if i in LEFT else c.rjust(widths[i]) for i, c in enumerate(cells)
-            )
-            + " |"
-        )
-
-    rule = "|" + "|".join(
-        "-" * (w + 2) if i in LEFT else "-" * (w + 1) + ":" for i, w in enumerate(widths)
-    )
-    return "\n".join([line(HEADERS), rule + "|", *(line(b) for b in body)])
+    return markdown_table(HEADERS, [r.cells() for r in rows], LEFT)
 
 
 def speed_probe() -> float:

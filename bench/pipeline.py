@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,22 +110,27 @@ class Row:
 HEADERS = ["database", "scenario", "messages", "seconds", "msg/s", "p50 ms", "p99 ms", "gw CPU"]
 
 
-def format_table(rows: Sequence[Row]) -> str:
-    body = [r.cells() for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(HEADERS)]
+def markdown_table(
+    headers: Sequence[str], body: Sequence[Sequence[str]], left: Collection[int]
+) -> str:
+    """A Markdown table, as docs/benchmarks.md keeps them: the `left` columns left-aligned,
+    the figures right-aligned."""
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            out.append(cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]))
-        return "| " + " | ".join(out) + " |"
+        aligned = (
+            c.ljust(widths[i]) if i in left else c.rjust(widths[i]) for i, c in enumerate(cells)
+        )
+        return "| " + " | ".join(aligned) + " |"
 
-    rule = (
-        "|"
-        + "|".join(("-" * (w + 1) + ":") if i >= 2 else "-" * (w + 2) for i, w in enumerate(widths))
-        + "|"
+    rule = "|" + "|".join(
+        "-" * (w + 2) if i in left else "-" * (w + 1) + ":" for i, w in enumerate(widths)
     )
-    return "\n".join([line(HEADERS), rule, *(line(b) for b in body)])
+    return "\n".join([line(headers), rule + "|", *(line(b) for b in body)])
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    return markdown_table(HEADERS, [r.cells() for r in rows], left={0, 1})
 
 
 # -- the gateway process ---------------------------------------------------------------------

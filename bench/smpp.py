@@ -65,6 +65,7 @@ if str(ROOT) not in sys.path:
 
 from bench.pipeline import (  # noqa: E402 - shared with the simulated-carrier bench
     free_port,
+    markdown_table,
     postgres_database,
     py_spy_binary,
     run_cli,
@@ -147,22 +148,7 @@ LEFT = {0, 9}
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    body = [r.cells() for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(HEADERS)]
-
-    def line(cells: Sequence[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(widths[i]) if i in LEFT else c.rjust(widths[i]) for i, c in enumerate(cells)
-            )
-            + " |"
-        )
-
-    rule = "|" + "|".join(
-        "-" * (w + 2) if i in LEFT else "-" * (w + 1) + ":" for i, w in enumerate(widths)
-    )
-    return "\n".join([line(HEADERS), rule + "|", *(line(b) for b in body)])
+    return markdown_table(HEADERS, [r.cells() for r in rows], LEFT)
 
 
 # -- processes ---------------------------------------------------------------------------------
