@@ -78,6 +78,31 @@ smtp_port = {self.smtp_port}
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
+    def account_with_number(self) -> Any:
+        """An account with 100 credits holding the Reply Number NUMBER (the CLI's answer)."""
+        account = self.cli("account", "create", "Acme Ltd", "--credits", "100")
+        self.cli("numbers", "add", NUMBER)
+        self.cli("numbers", "assign", account["account_id"])
+        return account
+
+    def api(self, account: Any) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base + "/v1", headers={"Authorization": account["api_key"]}, timeout=10
+        )
+
+    def reply_by_email(
+        self, forward: EmailMessage, text: str, sender: str = "alice@acme.example"
+    ) -> None:
+        """Answer a forwarded SMS as a mail client does, through our SMTP server."""
+        reply = EmailMessage()
+        reply["From"] = sender
+        reply["To"] = str(forward["Reply-To"])
+        reply["Subject"] = "Re: " + str(forward["Subject"])
+        reply["In-Reply-To"] = str(forward["Message-ID"])
+        reply.set_content(text)
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10) as smtp:
+            smtp.send_message(reply)
+
     def start(self) -> subprocess.Popen[bytes]:
         log = open(self.root / "serve.log", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
@@ -120,12 +145,9 @@ def deployment(database_url: str, tmp_path: Path) -> Iterator[Deployment]:
 
 
 def test_a_whole_conversation_between_an_email_client_and_a_handset(deployment: Deployment):
-    account = deployment.cli("account", "create", "Acme Ltd", "--credits", "100")
-    headers = {"Authorization": account["api_key"]}
-    deployment.cli("numbers", "add", NUMBER)
-    deployment.cli("numbers", "assign", account["account_id"])
+    account = deployment.account_with_number()
     server = deployment.start()
-    api = httpx.Client(base_url=deployment.base + "/v1", headers=headers, timeout=10)
+    api = deployment.api(account)
     try:
         settings = api.put(
             f"/replynumbers/{NUMBER}",
@@ -162,14 +184,11 @@ def test_a_whole_conversation_between_an_email_client_and_a_handset(deployment: 
         assert "Can we make it 8pm?" in text
         assert "support > spring" in text
 
-        reply = EmailMessage()
-        reply["From"] = "Alice <alice@acme.example>"
-        reply["To"] = str(forward["Reply-To"])
-        reply["Subject"] = "Re: " + str(forward["Subject"])
-        reply["In-Reply-To"] = str(forward["Message-ID"])
-        reply.set_content("Yes, 8pm is fine. See you then.\n\n> Can we make it 8pm?\n")
-        with smtplib.SMTP("127.0.0.1", deployment.smtp_port, timeout=10) as smtp:
-            smtp.send_message(reply)
+        deployment.reply_by_email(
+            forward,
+            "Yes, 8pm is fine. See you then.\n\n> Can we make it 8pm?\n",
+            sender="Alice <alice@acme.example>",
+        )
 
         def handset_has_reply() -> bool:
             inbox = deployment.cli("handset", "inbox", CUSTOMER)

@@ -134,3 +134,13 @@ async def serving(gateway: Gateway) -> AsyncIterator[None]:
         await gateway.carrier.stop()
         server.should_exit = True
         await task
+
+
+def submit_round(gateway: Gateway) -> None:
+    """One pipeline round (claim, submit, record) with the gateway serving its webhooks."""
+
+    async def main() -> None:
+        async with serving(gateway):
+            await gateway.pipeline.run_once("w")
+
+    asyncio.run(main())

@@ -25,6 +25,7 @@ from tests.carriers.live import (
     message,
     send,
     serving,
+    submit_round,
 )
 
 KEY = "signing-key-0123456789"
@@ -277,11 +278,7 @@ def test_bad_credentials_are_temporary(database_url: str, phone: AndroidEmulator
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
-    async def main() -> None:
-        async with serving(gateway):
-            await gateway.pipeline.run_once("w")
-
-    asyncio.run(main())
+    submit_round(gateway)
     row = message(gateway, message_id)
     assert (row.state, row.failure_code) == ("queued", 401)
     assert phone.messages == {}

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.carriers.android.emulator import AndroidEmulator
@@ -38,15 +35,9 @@ webhook_signing_key = "{KEY}"
 numbers = ["+{NUMBER}"]
 """,
         )
-        account = deployment.cli("account", "create", "Acme Ltd", "--credits", "100")
-        deployment.cli("numbers", "add", NUMBER)
-        deployment.cli("numbers", "assign", account["account_id"])
+        account = deployment.account_with_number()
         server = deployment.start()
-        api = httpx.Client(
-            base_url=deployment.base + "/v1",
-            headers={"Authorization": account["api_key"]},
-            timeout=10,
-        )
+        api = deployment.api(account)
         try:
             wait_until(lambda: len(phone.webhooks) == 4, 20, "the webhooks registered")
             sent = api.post(
@@ -76,13 +67,7 @@ numbers = ["+{NUMBER}"]
             body = forward.get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "Can we make it 8pm?" in body
 
-            reply = EmailMessage()
-            reply["From"] = "alice@acme.example"
-            reply["To"] = str(forward["Reply-To"])
-            reply["Subject"] = "Re: " + str(forward["Subject"])
-            reply.set_content("Yes, 8pm is fine.\n\n> Can we make it 8pm?\n")
-            with smtplib.SMTP("127.0.0.1", deployment.smtp_port, timeout=10) as smtp:
-                smtp.send_message(reply)
+            deployment.reply_by_email(forward, "Yes, 8pm is fine.\n\n> Can we make it 8pm?\n")
 
             def answered() -> bool:
                 return any(m.text == "Yes, 8pm is fine." for m in list(phone.messages.values()))

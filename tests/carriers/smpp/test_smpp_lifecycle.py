@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -43,15 +41,9 @@ receipt_id_base = "hex"
 reconnect_min_seconds = 0.2
 """
         )
-    account = deployment.cli("account", "create", "Acme Ltd", "--credits", "100")
-    deployment.cli("numbers", "add", NUMBER)
-    deployment.cli("numbers", "assign", account["account_id"])
+    account = deployment.account_with_number()
     server = deployment.start()
-    api = httpx.Client(
-        base_url=deployment.base + "/v1",
-        headers={"Authorization": account["api_key"]},
-        timeout=10,
-    )
+    api = deployment.api(account)
     try:
         sent = api.post(
             "/message/send",
@@ -75,13 +67,7 @@ reconnect_min_seconds = 0.2
         wait_until(lambda: len(deployment.emails()) == 1, 20, "the forwarded email")
         [forward] = deployment.emails()
 
-        reply = EmailMessage()
-        reply["From"] = "alice@acme.example"
-        reply["To"] = str(forward["Reply-To"])
-        reply["Subject"] = "Re: " + str(forward["Subject"])
-        reply.set_content("Yes, 8pm is fine.\n\n> Can we make it 8pm?\n")
-        with smtplib.SMTP("127.0.0.1", deployment.smtp_port, timeout=10) as smtp:
-            smtp.send_message(reply)
+        deployment.reply_by_email(forward, "Yes, 8pm is fine.\n\n> Can we make it 8pm?\n")
 
         def answered() -> bool:
             submits = peer.state()["submits"]

@@ -24,6 +24,7 @@ from tests.carriers.live import (
     message,
     send,
     serving,
+    submit_round,
     twilio_account,
 )
 from tests.carriers.twilio.emulator import TwilioEmulator
@@ -133,11 +134,7 @@ def test_twilio_errors_become_permanent_or_temporary(
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
-    async def main() -> None:
-        async with serving(gateway):
-            await gateway.pipeline.run_once("w")
-
-    asyncio.run(main())
+    submit_round(gateway)
     row = message(gateway, message_id)
     assert row.status == final
     assert row.failure_code == code and row.failure_permanent is permanent
@@ -161,11 +158,7 @@ def test_a_from_the_account_does_not_own_is_refused_by_the_emulator(
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
-    async def main() -> None:
-        async with serving(gateway):
-            await gateway.pipeline.run_once("w")
-
-    asyncio.run(main())
+    submit_round(gateway)
     row = message(gateway, message_id)
     assert (row.status, row.failure_code) == ("REJECTED", 21606)
 
@@ -181,11 +174,7 @@ def test_bad_credentials_are_temporary_and_count_against_the_account(
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
-    async def main() -> None:
-        async with serving(gateway):
-            await gateway.pipeline.run_once("w")
-
-    asyncio.run(main())
+    submit_round(gateway)
     row = message(gateway, message_id)
     assert (row.status, row.state, row.failure_code) == ("ACCEPTED", "queued", 20003)
     assert "authentication failed" in (row.failure_detail or "")
@@ -239,11 +228,7 @@ def test_twilio_unreachable_uses_no_retry_and_the_message_waits(database_url: st
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
-    async def main() -> None:
-        async with serving(gateway):
-            await gateway.pipeline.run_once("w")
-
-    asyncio.run(main())
+    submit_round(gateway)
     row = message(gateway, message_id)
     assert (row.state, row.status, row.retries) == ("queued", "ACCEPTED", 0)
     assert "unreachable" in (row.failure_detail or "")
@@ -385,10 +370,6 @@ def test_errors_as_problem_details_are_understood_too(
     account_id = fund(gateway)
     message_id = send(gateway, account_id)
 
-    async def main() -> None:
-        async with serving(gateway):
-            await gateway.pipeline.run_once("w")
-
-    asyncio.run(main())
+    submit_round(gateway)
     row = message(gateway, message_id)
     assert (row.status, row.failure_code) == (final, code)

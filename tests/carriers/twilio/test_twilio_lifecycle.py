@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -42,15 +40,9 @@ numbers = ["+{NUMBER}"]
 api_base_url = "{twilio.base_url}"
 """,
         )
-        account = deployment.cli("account", "create", "Acme Ltd", "--credits", "100")
-        deployment.cli("numbers", "add", NUMBER)
-        deployment.cli("numbers", "assign", account["account_id"])
+        account = deployment.account_with_number()
         server = deployment.start()
-        api = httpx.Client(
-            base_url=deployment.base + "/v1",
-            headers={"Authorization": account["api_key"]},
-            timeout=10,
-        )
+        api = deployment.api(account)
         inbound_url = deployment.base + "/v1/carrier/acme-twilio/sms"
         try:
             sent = api.post(
@@ -88,13 +80,7 @@ api_base_url = "{twilio.base_url}"
             body = forward.get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "Can we make it 8pm?" in body and "Send me the code" not in body
 
-            reply = EmailMessage()
-            reply["From"] = "alice@acme.example"
-            reply["To"] = str(forward["Reply-To"])
-            reply["Subject"] = "Re: " + str(forward["Subject"])
-            reply.set_content("Yes, 8pm is fine.\n\n> Can we make it 8pm?\n")
-            with smtplib.SMTP("127.0.0.1", deployment.smtp_port, timeout=10) as smtp:
-                smtp.send_message(reply)
+            deployment.reply_by_email(forward, "Yes, 8pm is fine.\n\n> Can we make it 8pm?\n")
 
             def answered() -> bool:
                 return any(m.body == "Yes, 8pm is fine." for m in list(twilio.messages.values()))
