@@ -85,14 +85,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.carriers.smpp.smpp_peer
 
 from bench.pipeline import (  # noqa: E402 - shared with the other benches
+    ServeProcess,
     cpu_seconds,
     free_port,
     markdown_table,
     percentile,
     postgres_database,
     py_spy_binary,
-    run_cli,
-    smsbridge_command,
     sqlite_database,
 )
 from tests.carriers.smpp.smpp_peer import SmppPeer, part  # noqa: E402
@@ -327,53 +326,28 @@ dns_servers = ["{dns}"]
 """
 
 
-class GatewayProcess:
+class GatewayProcess(ServeProcess):
     """`smsbridge serve` (API, mail server and workers) from a settings file in `workdir`."""
 
     def __init__(
         self, database_url: str, workdir: Path, relay_port: int, peer_port: int, dns: str
     ) -> None:
-        self.workdir = workdir
         self.http_port = free_port()
         self.mail_port = free_port()
         self.config = workdir / "smsbridge.toml"
         self.config.write_text(
             settings_toml(database_url, self.http_port, self.mail_port, relay_port, peer_port, dns)
         )
-        self.log_path = workdir / "gateway.log"
         # Other SMSBRIDGE_* variables reach the gateway, as in the other benches (to try a
         # setting without editing this script); the settings file is ours.
-        self.env = {k: v for k, v in os.environ.items() if k != "SMSBRIDGE_CONFIG"}
-        self.env["SMSBRIDGE_CONFIG"] = str(self.config)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str) -> Any:
-        return run_cli(self.env, self.workdir, *args)
+        env = {k: v for k, v in os.environ.items() if k != "SMSBRIDGE_CONFIG"}
+        env["SMSBRIDGE_CONFIG"] = str(self.config)
+        super().__init__(env, workdir, workdir / "gateway.log")
 
     def start(self, timeout: float = 60.0) -> int:
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [*smsbridge_command(), "serve"],
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited at start:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                url = f"http://127.0.0.1:{self.http_port}/health"
-                if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
-                    return self.process.pid
-            time.sleep(0.1)
-        raise RuntimeError(f"gateway did not answer /health in {timeout:.0f}s:\n{self.log_tail()}")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+        pid = self.spawn()
+        self.wait_healthy(f"http://127.0.0.1:{self.http_port}", timeout)
+        return pid
 
     def peak_rss_mb(self) -> float:
         with contextlib.suppress(OSError):
@@ -381,24 +355,6 @@ class GatewayProcess:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
         return math.nan
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                print(f"gateway {self.process.pid} ignored SIGTERM for {timeout:.0f}s; killing it")
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def log_tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
 
 
 @dataclass

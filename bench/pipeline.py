@@ -176,48 +176,20 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-class Gateway:
-    """One `smsbridge serve` process on a free port, configured through the environment."""
+class ServeProcess:
+    """A `smsbridge serve` process of a bench: started, waited for, stopped politely, logged."""
 
-    def __init__(
-        self,
-        database_url: str,
-        batch_size: int,
-        workdir: Path,
-        receipt_delay: float = 0.0,
-        role: str = "all",
-    ) -> None:
-        self.role = role  # "all": API and workers; "api": --no-worker; "worker": --no-http
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.workdir = workdir
-        self.log_path = workdir / f"gateway-{role}-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        env = {k: v for k, v in os.environ.items() if k != "SMSBRIDGE_CONFIG"}
-        env.update(
-            {
-                "SMSBRIDGE_DATABASE__URL": database_url,
-                "SMSBRIDGE_HTTP__HOST": "127.0.0.1",
-                "SMSBRIDGE_HTTP__PORT": str(self.port),
-                "SMSBRIDGE_CARRIER__SIMULATOR__RECEIPT_DELAY_SECONDS": str(receipt_delay),
-                "SMSBRIDGE_PIPELINE__BATCH_SIZE": str(batch_size),
-                # The built-in mail server is not measured; its own port avoids clashes.
-                "SMSBRIDGE_MAIL__INBOUND__SMTP_PORT": str(free_port()),
-            }
-        )
+    def __init__(self, env: dict[str, str], workdir: Path, log_path: Path) -> None:
         self.env = env
+        self.workdir = workdir
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str) -> Any:
         """Run one `smsbridge ... --json` command against this gateway's database."""
         return run_cli(self.env, self.workdir, *args)
 
-    def create_account(self) -> str:
-        document = self.cli("account", "create", "bench", "--credits", str(CREDITS))
-        key: str = document["api_key"]
-        return key
-
-    def start(self, timeout: float = 60.0) -> None:
-        flags = {"all": [], "api": ["--no-worker"], "worker": ["--no-http"]}[self.role]
+    def spawn(self, *flags: str) -> int:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [*smsbridge_command(), "serve", *flags],
@@ -226,17 +198,17 @@ class Gateway:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self.process.pid
+
+    def wait_healthy(self, base_url: str, timeout: float) -> None:
+        """Until GET /health answers 200; an exit or the timeout raises, with the log's tail."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway exited at start:\n{self.log_tail()}")
-            if self.role == "worker":  # no HTTP to ask: give it a moment, then check it lives
-                time.sleep(1.0)
-                if self.process.poll() is None:
-                    return
-                continue
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
+                if httpx.get(f"{base_url}/health", timeout=1.0, trust_env=False).status_code == 200:
                     return
             time.sleep(0.1)
         raise RuntimeError(f"gateway did not answer /health in {timeout:.0f}s:\n{self.log_tail()}")
@@ -245,6 +217,9 @@ class Gateway:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
@@ -265,6 +240,51 @@ class Gateway:
         with contextlib.suppress(OSError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return "(no log)"
+
+
+class Gateway(ServeProcess):
+    """One `smsbridge serve` process on a free port, configured through the environment."""
+
+    def __init__(
+        self,
+        database_url: str,
+        batch_size: int,
+        workdir: Path,
+        receipt_delay: float = 0.0,
+        role: str = "all",
+    ) -> None:
+        self.role = role  # "all": API and workers; "api": --no-worker; "worker": --no-http
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k != "SMSBRIDGE_CONFIG"}
+        env.update(
+            {
+                "SMSBRIDGE_DATABASE__URL": database_url,
+                "SMSBRIDGE_HTTP__HOST": "127.0.0.1",
+                "SMSBRIDGE_HTTP__PORT": str(self.port),
+                "SMSBRIDGE_CARRIER__SIMULATOR__RECEIPT_DELAY_SECONDS": str(receipt_delay),
+                "SMSBRIDGE_PIPELINE__BATCH_SIZE": str(batch_size),
+                # The built-in mail server is not measured; its own port avoids clashes.
+                "SMSBRIDGE_MAIL__INBOUND__SMTP_PORT": str(free_port()),
+            }
+        )
+        super().__init__(env, workdir, workdir / f"gateway-{role}-{self.port}.log")
+
+    def create_account(self) -> str:
+        document = self.cli("account", "create", "bench", "--credits", str(CREDITS))
+        key: str = document["api_key"]
+        return key
+
+    def start(self, timeout: float = 60.0) -> None:
+        flags = {"all": [], "api": ["--no-worker"], "worker": ["--no-http"]}[self.role]
+        self.spawn(*flags)
+        if self.role != "worker":
+            self.wait_healthy(self.base_url, timeout)
+            return
+        # No HTTP to ask: give it a moment, then check it lives.
+        time.sleep(1.0)
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"gateway exited at start:\n{self.log_tail()}")
 
 
 # -- databases ---------------------------------------------------------------------------------

@@ -64,12 +64,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.carriers.smpp.smpp_peer
 
 from bench.pipeline import (  # noqa: E402 - shared with the simulated-carrier bench
+    ServeProcess,
     free_port,
     markdown_table,
     postgres_database,
     py_spy_binary,
-    run_cli,
-    smsbridge_command,
 )
 from tests.carriers.smpp.smpp_peer import SmppPeer  # noqa: E402
 
@@ -181,7 +180,7 @@ def peer_pid(peer: SmppPeer) -> int:
     return process.pid
 
 
-class GatewayProcess:
+class GatewayProcess(ServeProcess):
     """`smsbridge serve --no-http` with the SMPP carrier, configured through the environment."""
 
     def __init__(
@@ -193,9 +192,6 @@ class GatewayProcess:
         batch_size: int,
         workers: int | None,
     ) -> None:
-        self.workdir = workdir
-        self.log_path = workdir / f"gateway-w{window}.log"
-        self.process: subprocess.Popen[bytes] | None = None
         connector = {
             "name": "peer",
             "host": "127.0.0.1",
@@ -219,47 +215,10 @@ class GatewayProcess:
         )
         if workers is not None:
             env["SMSBRIDGE_PIPELINE__WORKERS"] = str(workers)
-        self.env = env
-
-    def cli(self, *args: str) -> Any:
-        return run_cli(self.env, self.workdir, *args)
+        super().__init__(env, workdir, workdir / f"gateway-w{window}.log")
 
     def start(self) -> int:
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [*smsbridge_command(), "serve", "--no-http"],
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self.process.pid
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                print(f"gateway {self.process.pid} ignored SIGTERM for {timeout:.0f}s; killing it")
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def log_tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
+        return self.spawn("--no-http")
 
 
 @contextlib.contextmanager
