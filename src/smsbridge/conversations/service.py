@@ -51,7 +51,7 @@ from smsbridge.mail.parsing import scan_headers as scan_email_headers
 from smsbridge.mail.ports import ReceivedEmail, UnreadableEmail
 from smsbridge.mail.reply_text import extract_reply_text, html_to_text, unflow
 from smsbridge.messages.schemas import MessageIn
-from smsbridge.messages.service import MessageService
+from smsbridge.messages.service import MessageService, latest_outbound
 from smsbridge.messages.validation import check_emails
 from smsbridge.settings import MailSettings
 
@@ -230,15 +230,12 @@ class ConversationService:
         self, session: Session, conversation: Conversation, *, before: InboundMessage
     ) -> list[compose.HistoryItem]:
         """The last few messages of the conversation before this SMS, oldest first."""
-        outbound = session.scalars(
-            select(Message)
-            .where(
-                Message.account_id == conversation.account_id,
-                Message.sender == conversation.reply_number,
-                Message.destination == conversation.customer,
-            )
-            .order_by(Message.created.desc())
-            .limit(HISTORY_ITEMS)
+        outbound = latest_outbound(
+            session,
+            conversation.account_id,
+            conversation.reply_number,
+            conversation.customer,
+            HISTORY_ITEMS,
         )
         inbound = session.scalars(
             select(InboundMessage)
@@ -287,16 +284,10 @@ class ConversationService:
         return found
 
     def _last_outbound(self, session: Session, conversation: Conversation) -> Message | None:
-        return session.scalars(
-            select(Message)
-            .where(
-                Message.account_id == conversation.account_id,
-                Message.sender == conversation.reply_number,
-                Message.destination == conversation.customer,
-            )
-            .order_by(Message.created.desc())
-            .limit(1)
-        ).first()
+        found = latest_outbound(
+            session, conversation.account_id, conversation.reply_number, conversation.customer
+        )
+        return found[0] if found else None
 
     # -- outcomes by email -------------------------------------------------------------------
 

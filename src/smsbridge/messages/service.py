@@ -80,6 +80,25 @@ def opted_out(why: str) -> ServiceError:
     )
 
 
+def latest_outbound(
+    session: Session, account_id: str, sender: str, destination: str, limit: int = 1
+) -> list[Message]:
+    """The account's latest SMS from `sender` to `destination`, newest first: where a
+    conversation's Response Email and tag come from, and its outbound history."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.account_id == account_id,
+                Message.sender == sender,
+                Message.destination == destination,
+            )
+            .order_by(Message.created.desc())
+            .limit(limit)
+        )
+    )
+
+
 class MessageService:
     def __init__(
         self,

@@ -25,7 +25,6 @@ from smsbridge.db.engine import Database
 from smsbridge.db.models import (
     Account,
     InboundMessage,
-    Message,
     OptOutPreferences,
     ReplyNumber,
     Suppression,
@@ -35,7 +34,7 @@ from smsbridge.errors import Invalid, NotFound, ServiceError
 from smsbridge.ids import new_id
 from smsbridge.mail.compose import KeywordNote
 from smsbridge.messages.schemas import MessageIn
-from smsbridge.messages.service import MessageService
+from smsbridge.messages.service import MessageService, latest_outbound
 from smsbridge.numbers.phone import InvalidNumber, normalise_number
 from smsbridge.optout import keywords
 from smsbridge.optout.imports import ANY_NUMBER, Entry, LineProblem, parse_lines
@@ -304,16 +303,8 @@ class OptOutService:
         now = self._clock.now()
         # The conversation keeps its Response Email and tag: the answer is the latest outbound
         # SMS, which is where the next forwarded reply takes its recipients from.
-        last = session.scalars(
-            select(Message)
-            .where(
-                Message.account_id == inbound.account_id,
-                Message.sender == inbound.reply_number,
-                Message.destination == inbound.sender,
-            )
-            .order_by(Message.created.desc())
-            .limit(1)
-        ).first()
+        latest = latest_outbound(session, inbound.account_id, inbound.reply_number, inbound.sender)
+        last = latest[0] if latest else None
         request = MessageIn(
             sender=inbound.reply_number,
             destination=inbound.sender,
